@@ -1,0 +1,1 @@
+"""`carr-agent` commands (corpus): being written; registers nothing yet."""

@@ -1,0 +1,1 @@
+"""`carr-agent` commands (evaluate): being written; registers nothing yet."""

@@ -1,0 +1,1 @@
+"""`carr-agent` commands (rewards): being written; registers nothing yet."""

@@ -1,0 +1,1 @@
+"""`carr-agent` commands (run): being written; registers nothing yet."""

@@ -1,0 +1,1 @@
+"""`carr-agent` commands (train): being written; registers nothing yet."""

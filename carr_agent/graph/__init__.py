@@ -1,0 +1,1 @@
+"""carr_agent.graph."""

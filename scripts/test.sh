@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up ./.venv and runs the offline test suite (network/gpu/slow tests are off by default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+python -m pytest -q "$@"
