@@ -10,7 +10,7 @@ import importlib
 
 from carr_agent.cli.app import app
 
-_COMMAND_MODULES = ("run", "corpus", "rewards", "train", "evaluate")
+_COMMAND_MODULES = ("run", "corpus", "models", "rewards", "train", "evaluate")
 
 
 def _register() -> None:

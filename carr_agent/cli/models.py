@@ -1,0 +1,1 @@
+"""`carr-agent` commands (models): being written; registers nothing yet."""
