@@ -235,9 +235,10 @@ def _write_index(
         raise CorpusError(f"{source}: no documents (the file is empty)")
     writer.commit()
     writer.wait_merging_threads()
-    for lineno, url, first in duplicates[:_MAX_REPORTED_ERRORS]:
-        logger.warning("%s line %d: duplicate of line %d (same normalised URL %s); skipped",
-                       source, lineno, first, url)
+    if duplicates:
+        lineno, url, first = duplicates[0]
+        logger.warning("%s: skipped %d line(s) repeating an earlier page's normalised URL "
+                       "(first: line %d repeats line %d, %s)", source, len(duplicates), lineno, first, url)
     meta = {"format": FORMAT_VERSION, "docs": docs, "duplicates": len(duplicates),
             "source": str(source), "source_sha256": digest.hexdigest()}
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")

@@ -1,0 +1,234 @@
+"""The web page fetcher: httpx behind the SSRF guard, then trafilatura for the main text.
+
+Each hop of a redirect chain is requested by hand (``follow_redirects=False``) so its URL passes
+the guard of :mod:`carr_agent.tools.ssrf` before anything is sent. Bodies are streamed and the
+read stops at ``max_bytes``; only HTML, XHTML and plain text are read. HTML goes through
+trafilatura's ``bare_extraction`` (main text, title, date); when it finds nothing (very short or
+odd pages) the visible text is stripped from the markup instead. Plain text passes through.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from carr_agent.errors import BlockedURLError, ConfigError, FetchError
+from carr_agent.tools.ssrf import Resolver, check_host, resolve_host
+from carr_agent.types import Page
+
+logger = logging.getLogger(__name__)
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_TEXT_TYPES = frozenset({"text/plain"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_USER_AGENT = "Mozilla/5.0 (compatible; carr-agent/0.1; research agent)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpFetcher:
+    """A :class:`~carr_agent.tools.base.PageFetcher` for the open web.
+
+    Args:
+        allow_hosts: host names or IPs exempt from the address checks (e.g. ``("127.0.0.1",)``
+            for a local test server); schemes are still checked.
+        connect_timeout: seconds to connect.
+        read_timeout: seconds to wait for each chunk of the response.
+        total_timeout: seconds for a whole fetch, redirects included.
+        max_bytes: the largest body read; a larger page is refused.
+        max_redirects: redirects followed before giving up.
+        user_agent: the ``User-Agent`` header.
+        resolver: ``resolver(host, port) -> [ip, ...]``; the system resolver by default.
+    """
+
+    allow_hosts: tuple[str, ...] = ()
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_timeout: float = 30.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    user_agent: str = _USER_AGENT
+    resolver: Resolver = field(default=resolve_host, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.allow_hosts, str):
+            raise ConfigError("allow_hosts must be a tuple of host names, not a string")
+        for name in ("connect_timeout", "read_timeout", "total_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.max_bytes < 1:
+            raise ConfigError(f"max_bytes must be >= 1, got {self.max_bytes}")
+        if self.max_redirects < 0:
+            raise ConfigError(f"max_redirects must be >= 0, got {self.max_redirects}")
+        object.__setattr__(self, "allow_hosts", tuple(h.lower().rstrip(".") for h in self.allow_hosts))
+
+    def fetch(self, url: str) -> Page:
+        """Fetch ``url`` and return its main text.
+
+        Raises:
+            BlockedURLError: the URL or a redirect target is refused by the SSRF guard.
+            FetchError: network failure, HTTP error status, too many redirects, a content type
+                other than HTML/plain text, a body over ``max_bytes``, or no extractable text.
+        """
+        import httpx
+
+        url = _with_scheme(url)
+        deadline = time.monotonic() + self.total_timeout
+        timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
+        # a fresh client per fetch: connections are pinned to checked addresses, never pooled
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            for _hop in range(self.max_redirects + 1):
+                try:
+                    result = self._request(client, url, deadline)
+                except httpx.TimeoutException as exc:
+                    raise FetchError(f"timed out fetching {url}") from exc
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from exc
+                if isinstance(result, str):
+                    url = result
+                    continue
+                body, mime, charset = result
+                return _to_page(url, body, mime, charset)
+        raise FetchError(f"too many redirects (more than {self.max_redirects}) from {url}")
+
+    def _request(self, client: Any, url: str, deadline: float) -> str | tuple[bytes, str, str | None]:
+        """One hop: a redirect target URL, or ``(body, mime type, charset)``."""
+        import httpx
+
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL {url!r}: {exc}") from exc
+        if parsed.scheme not in {"http", "https"}:
+            raise BlockedURLError(f"refusing {url}: only http and https URLs can be opened")
+        host = parsed.raw_host.decode("ascii")
+        if not host:
+            raise FetchError(f"invalid URL {url!r}: no host")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        pinned = check_host(host, port, allow_hosts=frozenset(self.allow_hosts), resolver=self.resolver)
+        headers = {"User-Agent": self.user_agent,
+                   "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"}
+        extensions: dict[str, Any] = {}
+        target = parsed
+        if pinned is not None and pinned != host:
+            target = parsed.copy_with(host=pinned)
+            headers["Host"] = host if parsed.port is None else f"{host}:{parsed.port}"
+            if parsed.scheme == "https":
+                extensions["sni_hostname"] = host
+        request = client.build_request("GET", target, headers=headers, extensions=extensions)
+        response = client.send(request, stream=True)
+        try:
+            if response.status_code in _REDIRECTS and response.headers.get("location"):
+                return urljoin(url, response.headers["location"])
+            if response.status_code >= 400:
+                raise FetchError(f"HTTP {response.status_code} fetching {url}")
+            mime, charset = _content_type(response.headers.get("content-type"))
+            if mime and mime not in _HTML_TYPES | _TEXT_TYPES:
+                raise FetchError(f"cannot open {url}: content type {mime!r} is not HTML or plain text")
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > self.max_bytes:
+                raise FetchError(f"cannot open {url}: {int(length)} bytes is over the "
+                                 f"{self.max_bytes}-byte limit")
+            return self._read(response, url, deadline), mime, charset
+        finally:
+            response.close()
+
+    def _read(self, response: Any, url: str, deadline: float) -> bytes:
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(f"cannot open {url}: the page is over the {self.max_bytes}-byte limit")
+            if time.monotonic() > deadline:
+                raise FetchError(f"timed out reading {url} (over {self.total_timeout:g}s)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _with_scheme(url: str) -> str:
+    url = url.strip()
+    if not url:
+        raise FetchError("empty URL")
+    m = _SCHEME.match(url)
+    if "://" in url:
+        return url
+    if m and not url[m.end() :].split("/", 1)[0].isdigit():  # "mailto:x", not "host:8080/"
+        raise BlockedURLError(f"refusing {url}: only http and https URLs can be opened")
+    return "https://" + url
+
+
+def _content_type(header: str | None) -> tuple[str, str | None]:
+    if not header:
+        return "", None
+    mime, _, params = header.partition(";")
+    m = re.search(r"charset=[\"']?([\w.:-]+)", params, re.I)
+    return mime.strip().lower(), (m.group(1) if m else None)
+
+
+def _to_page(url: str, body: bytes, mime: str, charset: str | None) -> Page:
+    if not mime:
+        mime = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
+    if mime in _TEXT_TYPES:
+        text = _decode(body, charset).strip()
+        if not text:
+            raise FetchError(f"no text at {url}: the page is empty")
+        title = next((line.strip()[:120] for line in text.splitlines() if line.strip()), url)
+        return Page(url=url, title=title, text=text)
+    return extract_html(body if charset is None else _decode(body, charset), url)
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # unknown charset name
+        return body.decode("utf-8", errors="replace")
+
+
+def extract_html(html: str | bytes, url: str) -> Page:
+    """Main text, title and date of an HTML document (trafilatura, with a plain-strip fallback).
+
+    Raises:
+        FetchError: neither trafilatura nor the fallback finds any text.
+    """
+    from trafilatura import bare_extraction
+
+    doc = bare_extraction(html, url=url, with_metadata=True)
+    text = (doc.text or "").strip() if doc is not None else ""
+    title = (doc.title or "").strip() if doc is not None else ""
+    date = (doc.date or None) if doc is not None else None
+    if not text or not title:
+        fallback_title, fallback_text = _strip_html(html)
+        text = text or fallback_text
+        title = title or fallback_title
+    if not text:
+        raise FetchError(f"no extractable text at {url}")
+    return Page(url=url, title=title or url, text=text, date=date)
+
+
+def _strip_html(html: str | bytes) -> tuple[str, str]:
+    """``(title, visible text)`` of a document, one line per block, for pages trafilatura skips."""
+    import lxml.html
+    from lxml import etree
+
+    try:
+        root = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return "", ""
+    title = " ".join((root.findtext(".//title") or "").split())
+    etree.strip_elements(root, "script", "style", "noscript", "template", "head", with_tail=False)
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for el in root.iter(*_BLOCKS):
+        el.tail = "\n" + (el.tail or "")
+    lines = (" ".join(line.split()) for line in root.text_content().splitlines())
+    return title, "\n".join(line for line in lines if line)
+
+
+_BLOCKS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote",
+           "section", "article", "table", "ul", "ol", "dd", "dt")
+
+__all__ = ["HttpFetcher", "extract_html"]

@@ -1,0 +1,108 @@
+"""Web search through ddgs (the DuckDuckGo metasearch library), with retries and clean errors.
+
+ddgs 9 raises ``DDGSException("No results found.")`` for zero results (it never returns ``[]``),
+and rate limits look the same because non-200 engine answers are dropped; timeouts raise
+``TimeoutException``. So every failure is retried with exponential backoff; "no results" that
+persists becomes ``[]`` (the agent sees "No results found."), any other persistent failure a
+:class:`carr_agent.errors.SearchError`, which the graph shows as an error observation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from carr_agent.errors import ConfigError, SearchError
+from carr_agent.types import Hit
+from carr_agent.urls import normalize_url
+
+logger = logging.getLogger(__name__)
+
+_NO_RESULTS = "no results found"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuckDuckGoSearch:
+    """A :class:`~carr_agent.tools.base.SearchBackend` over ddgs ``DDGS().text``.
+
+    Args:
+        timeout: seconds per engine request.
+        max_retries: retries after the first attempt (so ``max_retries + 1`` attempts in all).
+        backoff: seconds before the first retry; doubled for each further one (0: no waiting).
+        region: ddgs region, e.g. ``"us-en"``, ``"wt-wt"`` (no region).
+        backend: ddgs engines, ``"auto"`` or a comma list such as ``"duckduckgo,brave"``.
+        safesearch: ``"on"``, ``"moderate"`` or ``"off"``.
+        proxy: a proxy URL for ddgs (env ``DDGS_PROXY`` is honoured by ddgs otherwise).
+    """
+
+    timeout: float = 10.0
+    max_retries: int = 2
+    backoff: float = 1.0
+    region: str = "us-en"
+    backend: str = "auto"
+    safesearch: str = "moderate"
+    proxy: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout must be > 0, got {self.timeout}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.backoff < 0:
+            raise ConfigError(f"backoff must be >= 0, got {self.backoff}")
+        if self.safesearch not in {"on", "moderate", "off"}:
+            raise ConfigError(f"safesearch must be 'on', 'moderate' or 'off', got {self.safesearch!r}")
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """Return up to ``k`` web hits for ``query`` (no dates, no offsets: web snippets).
+
+        Raises:
+            SearchError: every attempt failed with something other than "no results".
+        """
+        from ddgs.exceptions import DDGSException
+
+        if k < 1 or not query.strip():
+            return []
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                delay = self.backoff * 2 ** (attempt - 1)
+                logger.info("ddgs retry %d/%d in %.1fs after: %s", attempt, self.max_retries, delay, last)
+                if delay:
+                    time.sleep(delay)
+            try:
+                return _to_hits(self._text(query, k), k)
+            except DDGSException as exc:
+                last = exc
+        assert last is not None
+        if _NO_RESULTS in str(last).lower():
+            return []
+        raise SearchError(f"web search failed after {self.max_retries + 1} attempts: "
+                          f"{type(last).__name__}: {last}") from last
+
+    def _text(self, query: str, k: int) -> list[dict[str, Any]]:
+        import ddgs
+
+        with ddgs.DDGS(proxy=self.proxy, timeout=max(1, round(self.timeout))) as client:
+            return client.text(query, region=self.region, safesearch=self.safesearch,
+                               max_results=k, backend=self.backend)
+
+
+def _to_hits(rows: list[dict[str, Any]], k: int) -> list[Hit]:
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    for row in rows:
+        url = (row.get("href") or row.get("url") or "").strip()
+        if not url or normalize_url(url) in seen:
+            continue
+        seen.add(normalize_url(url))
+        hits.append(Hit(url=url, title=str(row.get("title") or ""), snippet=str(row.get("body") or ""),
+                        date=row.get("date") or None))
+        if len(hits) >= k:
+            break
+    return hits
+
+
+__all__ = ["DuckDuckGoSearch"]
