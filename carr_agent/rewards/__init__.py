@@ -1,1 +1,51 @@
-"""carr_agent.rewards."""
+"""CaRR rewards: citation-aware rubric rewards for deep-search trajectories, and C-GRPO.
+
+Pure core: :mod:`citations`, :mod:`rubrics`, :mod:`evidence`, :mod:`history`,
+:mod:`connectivity`, :mod:`cgrpo`. Judges: :mod:`judges`. Orchestration: :mod:`scorer`.
+"""
+
+from carr_agent.rewards.cgrpo import GroupOptions, advantages, group_advantages, group_rewards
+from carr_agent.rewards.citations import Citation, answer_body, cited_urls, extract_citations
+from carr_agent.rewards.connectivity import connected_rubrics
+from carr_agent.rewards.evidence import (
+    EvidencePassage,
+    SourceEvidence,
+    build_evidence_context,
+    collect_evidence,
+    evidence_from_history,
+    evidence_from_ledger,
+)
+from carr_agent.rewards.history import ParsedHistory, final_answer_of, parse_history
+from carr_agent.rewards.judges import DeterministicJudge, Judge, OutcomeVerdict
+from carr_agent.rewards.rubrics import all_entity_labels, fill_rubric, parse_entity_labels
+from carr_agent.rewards.scorer import CarrScorer, ScoreOptions, task_from_remote_env_info
+
+__all__ = [
+    "CarrScorer",
+    "Citation",
+    "DeterministicJudge",
+    "EvidencePassage",
+    "GroupOptions",
+    "Judge",
+    "OutcomeVerdict",
+    "ParsedHistory",
+    "ScoreOptions",
+    "SourceEvidence",
+    "advantages",
+    "all_entity_labels",
+    "answer_body",
+    "build_evidence_context",
+    "cited_urls",
+    "collect_evidence",
+    "connected_rubrics",
+    "evidence_from_history",
+    "evidence_from_ledger",
+    "extract_citations",
+    "fill_rubric",
+    "final_answer_of",
+    "group_advantages",
+    "group_rewards",
+    "parse_entity_labels",
+    "parse_history",
+    "task_from_remote_env_info",
+]

@@ -1,0 +1,278 @@
+"""Reference-format histories → ledger records + final answer.
+
+Trajectories from the reference stack (or any framework speaking its message format) carry no
+citation ledger, so the evidence is rebuilt by parsing the tool outputs, the way the reference
+reward server does:
+
+* ``browser.search`` → one record per hit (the description line is what the model saw);
+  the hits become the "latest results" that ``browser.open`` by integer id refers to;
+* ``browser.open`` → one record with the page text as shown; the page becomes the open page;
+* ``browser.find`` → one record per match, attributed to the most recently opened page.
+
+Structural problems the reference would crash on (unknown ``tool_call_id``, arguments that are not
+JSON, a tool message without ``content``, outputs that are not strings, no final assistant answer)
+raise :class:`~carr_agent.errors.HistoryFormatError` naming the message. Things the reference
+tolerates (tool outputs without ``tool_call_id``, empty outputs, unknown tool names, error texts
+instead of pages, ``find`` before any ``open``) are skipped with a logged warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from carr_agent.errors import HistoryFormatError
+from carr_agent.tools.render import parse_find, parse_page, parse_search
+from carr_agent.types import Hit, LedgerRecord, Page
+from carr_agent.urls import source_id
+
+logger = logging.getLogger(__name__)
+
+SEARCH, OPEN, FIND = "browser.search", "browser.open", "browser.find"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedHistory:
+    """What a reference-format history yields for scoring.
+
+    Attributes:
+        records: ledger-like records, one per observation (search hit, opened page, find match).
+        answer: the final assistant message's content.
+        question: the first user message's content, if any (usually question + format
+            instructions; judges should get the bare question from ``search_forbidden_strs``).
+        warnings: what was skipped and why.
+    """
+
+    records: tuple[LedgerRecord, ...]
+    answer: str
+    question: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def final_answer_of(history: Sequence[Mapping[str, Any]]) -> str | None:
+    """The final answer text, or None when the last message is not an assistant message with
+    string content (the reference server scores such histories as all zeros)."""
+    if not isinstance(history, Sequence) or isinstance(history, str) or not history:
+        return None
+    last = history[-1]
+    if not isinstance(last, Mapping) or last.get("role") != "assistant":
+        return None
+    content = _text_content(last.get("content"))
+    return content
+
+
+def parse_history(history: Sequence[Mapping[str, Any]]) -> ParsedHistory:
+    """Parse a reference-format message list.
+
+    Raises:
+        HistoryFormatError: the history is structurally malformed (message named by index).
+    """
+    if not isinstance(history, Sequence) or isinstance(history, (str, bytes)):
+        raise HistoryFormatError(f"history must be a list of messages, got {type(history).__name__}")
+    if not history:
+        raise HistoryFormatError("history is empty")
+    answer = final_answer_of(history)
+    if answer is None:
+        raise HistoryFormatError(
+            "the last message of the history must be an assistant message with string content "
+            "(the final answer)"
+        )
+    parser = _HistoryParser()
+    question = None
+    for index, message in enumerate(history):
+        if not isinstance(message, Mapping):
+            raise HistoryFormatError(f"message {index} is not an object")
+        role = message.get("role")
+        if role == "user" and question is None:
+            question = _text_content(message.get("content"))
+        elif role == "assistant":
+            parser.add_tool_calls(index, message.get("tool_calls"))
+        elif role == "tool":
+            parser.add_tool_message(index, message)
+        elif role not in ("user", "system", "developer"):
+            raise HistoryFormatError(f"message {index} has unknown role {role!r}")
+    return ParsedHistory(
+        records=tuple(parser.records),
+        answer=answer,
+        question=question,
+        warnings=tuple(parser.warnings),
+    )
+
+
+def evidence_from_history(history: Sequence[Mapping[str, Any]]) -> tuple[list[LedgerRecord], str]:
+    """``(ledger-like records, final answer text)`` of a reference-format history."""
+    parsed = parse_history(history)
+    return list(parsed.records), parsed.answer
+
+
+class _HistoryParser:
+    """Walks the messages, keeping the browsing state (latest hits, open page) as it goes."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.records: list[LedgerRecord] = []
+        self.warnings: list[str] = []
+        self.latest_hits: list[Hit] = []
+        self.open_page: Page | None = None
+        self.step = 0
+
+    def warn(self, message: str) -> None:
+        logger.warning("history: %s", message)
+        self.warnings.append(message)
+
+    def add_tool_calls(self, index: int, tool_calls: Any) -> None:
+        if tool_calls is None:
+            return
+        if not isinstance(tool_calls, list):
+            raise HistoryFormatError(f"message {index}: 'tool_calls' must be a list")
+        for call in tool_calls:
+            if not isinstance(call, Mapping):
+                raise HistoryFormatError(f"message {index}: a tool call is not an object")
+            function = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+            call_id = call.get("tool_call_id", call.get("id"))
+            name = call.get("name", function.get("name"))
+            raw_args = call.get("arguments", function.get("arguments", "{}"))
+            if not isinstance(call_id, str) or not call_id:
+                raise HistoryFormatError(f"message {index}: a tool call has no 'tool_call_id'")
+            if not isinstance(name, str):
+                raise HistoryFormatError(f"message {index}: tool call {call_id!r} has no 'name'")
+            self.calls[call_id] = (name, _parse_arguments(index, call_id, raw_args))
+
+    def add_tool_message(self, index: int, message: Mapping[str, Any]) -> None:
+        if "content" not in message or message["content"] is None:
+            raise HistoryFormatError(f"message {index}: tool message has no 'content'")
+        content = message["content"]
+        if isinstance(content, str):
+            # OpenAI style: one output per message, id on the message itself
+            content = [{"tool_call_id": message.get("tool_call_id"), "output": content}]
+        if not isinstance(content, list):
+            raise HistoryFormatError(
+                f"message {index}: tool message 'content' must be a list of outputs"
+            )
+        for item in content:
+            if not isinstance(item, Mapping):
+                raise HistoryFormatError(f"message {index}: a tool output is not an object")
+            call_id = item.get("tool_call_id")
+            if call_id is None:
+                self.warn(f"message {index}: tool output without 'tool_call_id' skipped")
+                continue
+            if call_id not in self.calls:
+                raise HistoryFormatError(
+                    f"message {index}: tool output refers to unknown tool_call_id {call_id!r}"
+                )
+            output = item.get("output")
+            if not isinstance(output, str):
+                raise HistoryFormatError(
+                    f"message {index}: output of tool call {call_id!r} is "
+                    f"{type(output).__name__}, not a string"
+                )
+            if not output.strip():
+                continue
+            self.step += 1
+            name, args = self.calls[call_id]
+            self.observe(index, call_id, name, args, output)
+
+    def observe(self, index: int, call_id: str, name: str, args: dict[str, Any], output: str) -> None:
+        where = f"message {index} ({name} {call_id!r})"
+        try:
+            if name == SEARCH:
+                self.on_search(call_id, output)
+            elif name == OPEN:
+                self.on_open(where, call_id, args, output)
+            elif name == FIND:
+                self.on_find(where, call_id, output)
+            else:
+                self.warn(f"{where}: unknown tool skipped")
+        except HistoryFormatError as exc:
+            self.warn(f"{where}: unparsable output skipped ({exc})")
+
+    def on_search(self, call_id: str, output: str) -> None:
+        hits = parse_search(output)
+        self.latest_hits = hits
+        for hit in hits:
+            self.records.append(
+                _record(hit.url, hit.title, "search", self.step, hit.snippet, call_id, hit.date)
+            )
+
+    def on_open(self, where: str, call_id: str, args: dict[str, Any], output: str) -> None:
+        if "Markdown Content:" not in output and "URL Source:" not in output:
+            self.warn(f"{where}: not a page (an error message?); skipped")
+            return
+        try:
+            page = parse_page(output)
+        except HistoryFormatError:
+            url = self.resolve_open_target(where, args.get("id"))
+            if url is None:
+                return
+            _, _, body = output.partition("Markdown Content:")
+            page = Page(url=url, title="", text=body.removeprefix("\n"))
+        self.open_page = page
+        self.records.append(
+            _record(page.url, page.title, "open", self.step, page.text, call_id, page.date)
+        )
+
+    def resolve_open_target(self, where: str, target: Any) -> str | None:
+        if isinstance(target, str) and not target.strip().lstrip("-").isdigit():
+            return target.strip()
+        try:
+            idx = int(target)
+        except (TypeError, ValueError):
+            self.warn(f"{where}: page without 'URL Source:' and no usable 'id'; skipped")
+            return None
+        if 0 <= idx < len(self.latest_hits):
+            return self.latest_hits[idx].url
+        self.warn(f"{where}: id {idx} is not in the latest search results; skipped")
+        return None
+
+    def on_find(self, where: str, call_id: str, output: str) -> None:
+        if self.open_page is None:
+            self.warn(f"{where}: find before any page was opened; skipped")
+            return
+        for match in parse_find(output):
+            if match.strip():
+                self.records.append(
+                    _record(self.open_page.url, self.open_page.title, "find", self.step, match,
+                            call_id, self.open_page.date)
+                )
+
+
+def _parse_arguments(index: int, call_id: str, raw: Any) -> dict[str, Any]:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    if not isinstance(raw, str):
+        raise HistoryFormatError(
+            f"message {index}: arguments of tool call {call_id!r} must be a JSON string"
+        )
+    try:
+        args = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise HistoryFormatError(
+            f"message {index}: arguments of tool call {call_id!r} are not valid JSON ({exc.msg})"
+        ) from exc
+    if not isinstance(args, dict):
+        raise HistoryFormatError(
+            f"message {index}: arguments of tool call {call_id!r} must be a JSON object"
+        )
+    return args
+
+
+def _text_content(content: Any) -> str | None:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content and all(
+        isinstance(part, Mapping) and isinstance(part.get("text"), str) for part in content
+    ):
+        return "".join(part["text"] for part in content)
+    return None
+
+
+def _record(
+    url: str, title: str, kind: str, step: int, text: str, call_id: str, date: str | None
+) -> LedgerRecord:
+    return LedgerRecord(
+        source_id=source_id(url), url=url, title=title, kind=kind,  # type: ignore[typeddict-item]
+        step=step, text=text, start=None, end=None, tool_call_id=call_id, date=date,
+    )
