@@ -1,1 +1,201 @@
-"""`carr-agent` commands (rewards): being written; registers nothing yet."""
+"""`carr-agent` commands for rewards: ``score``, ``serve-reward`` and ``rubrics``.
+
+Parse arguments, build the judge and the service, call the library, print. The judge comes from
+the flags, else from the environment (``judge_from_env``); without any LLM judge configured,
+requests carrying gold entity values (``remote_env_info.entities``) are scored by the
+deterministic judge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from carr_agent.cli.app import app
+
+if TYPE_CHECKING:
+    from carr_agent.rewards.scorer import CarrScorer
+    from carr_agent.rewards.server import RewardService
+
+_JUDGE_HELP = "Which judge: auto (gold entities → deterministic, else LLM), llm, deterministic."
+
+
+def _llm_scorer(
+    base_url: str | None, model: str | None, api_key: str | None, judge_cache: Path | None,
+    *, required: bool,
+) -> CarrScorer | None:
+    """The LLM-judge scorer from flags or environment; None when none is configured."""
+    from carr_agent.errors import ConfigError
+    from carr_agent.rewards.judges import judge_from_env
+    from carr_agent.rewards.scorer import CarrScorer
+
+    try:
+        judge = judge_from_env(base_url=base_url, model=model, api_key=api_key, cache_path=judge_cache)
+    except ConfigError:
+        if required:
+            raise
+        return None
+    return CarrScorer(judge) if judge is not None else None
+
+
+def _service(
+    *, judge: str, base_url: str | None, model: str | None, api_key: str | None,
+    cache: Path | None, judge_cache: Path | None, concurrency: int, timeout: float,
+) -> RewardService:
+    from carr_agent.rewards.server import RewardService, ServerOptions
+
+    options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=judge,  # type: ignore[arg-type]
+                            timeout_s=timeout, cache_namespace=f"{base_url}|{model}")
+    scorer = None
+    if judge != "deterministic":
+        scorer = _llm_scorer(base_url, model, api_key, judge_cache, required=judge == "llm")
+    return RewardService(scorer, options=options)
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+@app.command("score")
+def score(
+    input: Path = typer.Argument(..., help="JSONL of /evaluate requests (reference format)."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL of results (appended; resumable)."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Requests judged at once."),
+    judge: str = typer.Option("auto", "--judge", help=_JUDGE_HELP),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="OpenAI-compatible judge URL."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="Judge model name."),
+    judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
+                                             help="Judge API key (prefer the env variable)."),
+    judge_cache: Path | None = typer.Option(None, "--judge-cache", help="SQLite cache of judge calls."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Judge again lines that failed before."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds allowed per request."),
+) -> None:
+    """Score /evaluate requests from a JSONL file; rerun the same command to resume."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from carr_agent.errors import CarrError
+    from carr_agent.rewards.batch import iter_requests, score_jsonl
+
+    console = Console(stderr=True)
+    try:
+        service = _service(judge=judge, base_url=judge_base_url, model=judge_model,
+                           api_key=judge_api_key, cache=None, judge_cache=judge_cache,
+                           concurrency=concurrency, timeout=timeout)
+        total = sum(1 for _ in iter_requests(input)) if input.is_file() else 0
+    except CarrError as exc:
+        raise _fail(str(exc)) from exc
+    rewards: list[float] = []
+    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[info]}"), console=console, transient=False) as bar:
+        task_id = bar.add_task("score", total=total, info="")
+
+        def on_result(line: int, status: int, body: dict[str, Any]) -> None:
+            if status == 200 and body.get("reward") is not None:
+                rewards.append(float(body["reward"]))
+            mean = f"mean reward {sum(rewards) / len(rewards):.3f}" if rewards else ""
+            bar.update(task_id, advance=1, info=mean)
+
+        try:
+            summary = asyncio.run(
+                score_jsonl(input, output, service, retry_failed=retry_failed, on_result=on_result)
+            )
+        except CarrError as exc:
+            raise _fail(str(exc)) from exc
+    for number, reason in summary.bad:
+        console.print(f"[yellow]line {number} skipped:[/yellow] {reason}")
+    console.print(
+        f"{summary.scored} scored ({summary.failed} judge failures), {summary.already_done} "
+        f"already in {output}, {len(summary.bad)} bad lines skipped"
+        + (f"; mean reward {sum(rewards) / len(rewards):.4f}" if rewards else "")
+    )
+
+
+@app.command("serve-reward")
+def serve_reward(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0: all)."),
+    port: int = typer.Option(8888, "--port", help="TCP port."),
+    judge: str = typer.Option("auto", "--judge", help=_JUDGE_HELP),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="OpenAI-compatible judge URL."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="Judge model name."),
+    judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
+                                             help="Judge API key (prefer the env variable)."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Requests judged at once."),
+    cache: Path | None = typer.Option(None, "--cache", help="SQLite file keeping finished responses "
+                                      "(identical retries answered from it, also after a restart)."),
+    judge_cache: Path | None = typer.Option(None, "--judge-cache", help="SQLite cache of judge calls."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds allowed per request (then 504)."),
+) -> None:
+    """Serve POST /evaluate, a drop-in replacement for the reference CaRR reward server."""
+    import logging
+
+    from carr_agent.errors import CarrError
+    from carr_agent.rewards.server import ServerOptions, create_app, serve
+
+    try:
+        options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=judge,  # type: ignore[arg-type]
+                                timeout_s=timeout, cache_namespace=f"{judge_base_url}|{judge_model}")
+        if judge == "llm":  # fail now, not at the first request
+            _llm_scorer(judge_base_url, judge_model, judge_api_key, judge_cache, required=True)
+    except CarrError as exc:
+        raise _fail(str(exc)) from exc
+
+    def factory() -> CarrScorer | None:
+        if judge == "deterministic":
+            return None
+        return _llm_scorer(judge_base_url, judge_model, judge_api_key, judge_cache,
+                           required=judge == "llm")
+
+    logging.getLogger(__name__).info("serving POST /evaluate on http://%s:%d (judge: %s)",
+                                     host, port, judge)
+    serve(create_app(factory, options=options), host=host, port=port)
+
+
+@app.command("rubrics")
+def rubrics(
+    input: Path = typer.Argument(..., help="JSONL of questions: {id?, question, label|answer}."),
+    output: Path = typer.Option(..., "--output", "-o", help="Task JSONL to write (appended; resumable)."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", "--base-url",
+                                              help="OpenAI-compatible LLM URL."),
+    model: str | None = typer.Option(None, "--model", "--judge-model", help="Model name."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="CARR_JUDGE_API_KEY",
+                                       help="API key (prefer the env variable)."),
+    attempts: int = typer.Option(3, "--attempts", min=1, help="Tries per question on invalid output."),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Questions at once."),
+) -> None:
+    """Decompose questions into <E>-labelled single-hop rubrics with an LLM; write tasks."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from carr_agent.errors import CarrError
+    from carr_agent.rewards.rubricgen import RubricGenerator, generate_tasks_jsonl
+
+    console = Console(stderr=True)
+    try:
+        generator = RubricGenerator.from_openai(base_url=judge_base_url, model=model, api_key=api_key,
+                                                attempts=attempts)
+    except CarrError as exc:
+        raise _fail(str(exc)) from exc
+    with Progress(TextColumn("rubrics"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task_id = bar.add_task("rubrics", total=None)
+        try:
+            summary = asyncio.run(generate_tasks_jsonl(
+                input, output, generator, concurrency=concurrency,
+                on_total=lambda n: bar.update(task_id, total=n),
+                on_result=lambda _line, _ok: bar.update(task_id, advance=1),
+            ))
+        except CarrError as exc:
+            raise _fail(str(exc)) from exc
+    for number, reason in summary.bad:
+        console.print(f"[yellow]line {number} skipped:[/yellow] {reason}")
+    console.print(f"{summary.written} tasks written to {output}, {summary.already_done} already "
+                  f"there, {len(summary.bad)} questions failed")
+    if summary.written == 0 and summary.bad:
+        raise typer.Exit(1)

@@ -189,17 +189,22 @@ def rubric_score_to_json(score: RubricScore) -> dict[str, Any]:
     }
 
 
-def result_to_response(result: RewardResult) -> dict[str, Any]:
+def result_to_response(result: RewardResult, *, alpha: float | None = None) -> dict[str, Any]:
     """A :class:`RewardResult` as the reference's response body.
 
     Parts skipped by α (outcome at α = 1, rubric at α = 0) are reported as 0, as the reference
-    does; parts that are ``None`` because judging failed stay ``null`` (see
-    :func:`error_response`).
+    does (the scorer reports them as None without an error); parts that are None because judging
+    failed stay ``null`` (see :func:`error_response`).
     """
+    outcome, rubric = result.outcome_reward, result.rubric_reward
+    if alpha is not None and alpha >= 1.0 and outcome is None:
+        outcome = 0.0
+    if alpha is not None and alpha <= 0.0 and rubric is None:
+        rubric = 0.0
     out: dict[str, Any] = {
         "reward": result.reward,
-        "outcome_reward": result.outcome_reward,
-        "rubric_reward": result.rubric_reward,
+        "outcome_reward": outcome,
+        "rubric_reward": rubric,
         "rubric_scores": {
             str(i): rubric_score_to_json(score) for i, score in enumerate(result.rubric_scores)
         },
@@ -209,13 +214,15 @@ def result_to_response(result: RewardResult) -> dict[str, Any]:
     return out
 
 
-def error_response(reason: str, result: RewardResult | None = None) -> dict[str, Any]:
+def error_response(
+    reason: str, result: RewardResult | None = None, *, alpha: float | None = None
+) -> dict[str, Any]:
     """The body of a failed judging (HTTP 502): ``reward: null`` and the reason.
 
     Whatever was judged before the failure is kept (e.g. ``outcome_reward`` when only rubric
     judging failed), so a caller can still see it.
     """
-    body = result_to_response(result) if result is not None else {
+    body = result_to_response(result, alpha=alpha) if result is not None else {
         "reward": None, "outcome_reward": None, "rubric_reward": None, "rubric_scores": {},
     }
     body["reward"] = None

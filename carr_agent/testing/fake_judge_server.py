@@ -49,9 +49,7 @@ _CONSTRAINT = re.compile(r"^\s*C(\d+)\.\s+(.+?)\s*$", re.M)
 _ENTITY = re.compile(r"<(E\d+)>")
 _WORD = re.compile(r"\w+", re.U)
 _STOPWORDS = frozenset(
-    "a an the of and or to in on at by for with from as is was were are be been being that this "
-    "these those it its which who whom whose what when where how than then into onto over under "
-    "after before during about also has have had not no yes do does did his her their there".split()
+    ["a", "an", "the", "of", "and", "or", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "was", "were", "are", "be", "been", "being", "that", "this", "these", "those", "it", "its", "which", "who", "whom", "whose", "what", "when", "where", "how", "than", "then", "into", "onto", "over", "under", "after", "before", "during", "about", "also", "has", "have", "had", "not", "no", "yes", "do", "does", "did", "his", "her", "their", "there"]
 )
 SUPPORT_THRESHOLD = 0.8
 
@@ -123,7 +121,7 @@ def classify(prompt: str) -> str:
     """Which judge question a prompt asks: support, entities, outcome, rubricgen or unknown."""
     blocks = sections(prompt)
     statements = _section(blocks, "statement")
-    if statements is not None and _STATEMENT.search(statements) or (
+    if (statements is not None and _STATEMENT.search(statements)) or (
         statements is None and _STATEMENT.search(prompt) and "webpage" in prompt.lower()
     ):
         return "support"
