@@ -219,22 +219,28 @@ def _write_index(
     duplicates: list[tuple[int, str, int]] = []
     digest = hashlib.sha256()
     docs = 0
-    for lineno, raw, record in _read_records(source, digest, progress):
-        key = normalize_url(record["url"])
-        if key in seen:
-            duplicates.append((lineno, record["url"], seen[key]))
-            continue
-        seen[key] = lineno
-        doc = tantivy.Document()
-        doc.add_text("content", index_form(record["title"]) + "\n" + index_form(record["text"]))
-        doc.add_text("key", key)
-        doc.add_bytes("doc", raw)
-        writer.add_document(doc)
-        docs += 1
-    if docs == 0:
-        raise CorpusError(f"{source}: no documents (the file is empty)")
-    writer.commit()
-    writer.wait_merging_threads()
+    try:
+        for lineno, raw, record in _read_records(source, digest, progress):
+            key = normalize_url(record["url"])
+            if key in seen:
+                duplicates.append((lineno, record["url"], seen[key]))
+                continue
+            seen[key] = lineno
+            doc = tantivy.Document()
+            doc.add_text("content", index_form(record["title"]) + "\n" + index_form(record["text"]))
+            doc.add_text("key", key)
+            doc.add_bytes("doc", raw)
+            writer.add_document(doc)
+            docs += 1
+        if docs == 0:
+            raise CorpusError(f"{source}: no documents (the file is empty)")
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        # drop the writer (and its lock file and threads) now, so the caller can delete `out`
+        writer.rollback()
+        writer = index = None
+        raise
     if duplicates:
         lineno, url, first = duplicates[0]
         logger.warning("%s: skipped %d line(s) repeating an earlier page's normalised URL "
