@@ -1,0 +1,148 @@
+"""Build the deep-search agent: a compiled LangGraph graph over any tool-calling chat model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from carr_agent.graph.budget import Budgets
+from carr_agent.graph.nodes import (
+    BudgetRouter,
+    FinalizeNode,
+    ForceAnswerNode,
+    ModelNode,
+    ToolsNode,
+    route_after_model,
+)
+from carr_agent.graph.prompts import DEFAULT_SYSTEM_PROMPT
+from carr_agent.graph.state import AgentInput, AgentState
+from carr_agent.graph.tools import BrowsingSession, browser_tools
+from carr_agent.tools.base import PageFetcher, SearchBackend
+from carr_agent.tools.browser import Browser
+from carr_agent.tools.leakage import LeakageGuard
+
+logger = logging.getLogger(__name__)
+
+
+def make_browser(
+    *,
+    search: SearchBackend | None = None,
+    fetcher: PageFetcher | None = None,
+    page_budget: int = 10_000,
+    forbidden_strs: Sequence[str] = (),
+) -> Browser:
+    """A :class:`~carr_agent.tools.browser.Browser`; missing backends default to the offline
+    example corpus (built into the user cache on first use)."""
+    if search is None or fetcher is None:
+        from carr_agent.tools.corpus import default_corpus
+
+        corpus = default_corpus()
+        search = search if search is not None else corpus
+        fetcher = fetcher if fetcher is not None else corpus
+    guard = LeakageGuard(list(forbidden_strs)) if forbidden_strs else None
+    return Browser(search=search, fetcher=fetcher, guard=guard, page_budget=page_budget)
+
+
+def build_agent_graph(
+    model: BaseChatModel,
+    *,
+    browser: Browser,
+    extra_tools: Sequence[BaseTool] = (),
+    system_prompt: str | None = None,
+    budgets: Budgets | None = None,
+) -> StateGraph[Any, Any, Any, Any]:
+    """The agent as an uncompiled :class:`~langgraph.graph.StateGraph`, to extend before compiling.
+
+    Nodes: ``agent``, ``tools``, ``force_answer``, ``finalize`` (see
+    :mod:`carr_agent.graph.nodes`). To run something after the answer (e.g. a reward node),
+    add it and an edge from ``finalize``, or compose the compiled agent as a subgraph.
+    """
+    budgets = budgets or Budgets()
+    prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
+    schemas = [*browser_tools(BrowsingSession(browser)), *extra_tools]
+    graph = StateGraph(AgentState, input_schema=AgentInput)
+    graph.add_node("agent", ModelNode(model, schemas, prompt).as_runnable())
+    graph.add_node(
+        "tools", ToolsNode(browser, tuple(extra_tools), budgets, prompt).as_runnable()
+    )
+    graph.add_node("force_answer", ForceAnswerNode(model, budgets, prompt).as_runnable())
+    graph.add_node("finalize", FinalizeNode().as_runnable())
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", route_after_model, ["tools", "finalize"])
+    graph.add_conditional_edges("tools", BudgetRouter(budgets), ["agent", "force_answer"])
+    graph.add_edge("force_answer", "finalize")
+    graph.add_edge("finalize", END)
+    return graph
+
+
+def build_agent(
+    model: BaseChatModel,
+    *,
+    search: SearchBackend | None = None,
+    fetcher: PageFetcher | None = None,
+    extra_tools: Sequence[BaseTool] = (),
+    system_prompt: str | None = None,
+    max_tool_calls: int = 30,
+    max_context_tokens: int | None = None,
+    page_budget: int = 10_000,
+    forbidden_strs: Sequence[str] = (),
+    checkpointer: Any = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Build a compiled deep-search agent: search / open / find tools and a citation ledger.
+
+    The model gets ``search(query, num=10)``, ``open(id_or_url)`` and ``find(pattern)`` plus any
+    ``extra_tools``. Every observation adds :class:`~carr_agent.types.LedgerRecord` entries to
+    ``state["ledger"]`` (and to the ``ToolMessage.artifact``). Tool failures come back to the
+    model as error observations. When the tool-call or context budget is spent, the model is
+    asked for its final answer with no tools. The final state's ``answer`` is a
+    :class:`~carr_agent.graph.state.FinalAnswer` whose citations are checked against the ledger.
+
+    The result is an ordinary LangGraph graph: ``invoke``/``ainvoke``, ``stream(...,
+    stream_mode="updates")``, checkpointers and callbacks all work. Its recursion limit is set
+    from the budgets (a config passed to ``invoke`` may override it).
+
+    Args:
+        model: a chat model that implements ``bind_tools`` (ChatOpenAI, HFChatModel, ...).
+        search: the search backend; default: the offline example corpus.
+        fetcher: the page fetcher; default: the offline example corpus.
+        extra_tools: more LangChain tools for the model (names must differ from the built-ins).
+        system_prompt: replaces :data:`~carr_agent.graph.prompts.DEFAULT_SYSTEM_PROMPT`.
+        max_tool_calls: tool calls allowed before the answer is demanded.
+        max_context_tokens: approximate history size at which the answer is demanded.
+        page_budget: characters of an opened page shown to the model.
+        forbidden_strs: hide hits and pages quoting these (usually the question itself).
+        checkpointer: a LangGraph checkpointer (e.g. ``SqliteSaver``) to make runs resumable;
+            runs then need ``{"configurable": {"thread_id": ...}}``.
+
+    Returns:
+        The compiled graph. Input ``{"messages": [HumanMessage(q)]}`` or ``{"question": q}``.
+
+    Raises:
+        ConfigError: invalid budgets, a model without ``bind_tools``, clashing tool names.
+
+    Example:
+        >>> from langchain_openai import ChatOpenAI                      # doctest: +SKIP
+        >>> from carr_agent.graph import build_agent
+        >>> agent = build_agent(ChatOpenAI(model="gpt-4.1-mini"), max_tool_calls=20)
+        >>> state = agent.invoke({"question": "Which lab built the first X?"})
+        >>> state["answer"]["exact_answer"], state["answer"]["unseen"], len(state["ledger"])
+    """
+    budgets = Budgets(max_tool_calls=max_tool_calls, max_context_tokens=max_context_tokens)
+    browser = make_browser(
+        search=search, fetcher=fetcher, page_budget=page_budget, forbidden_strs=forbidden_strs
+    )
+    graph = build_agent_graph(
+        model, browser=browser, extra_tools=extra_tools, system_prompt=system_prompt,
+        budgets=budgets,
+    )
+    compiled = graph.compile(checkpointer=checkpointer, name="carr-agent")
+    return compiled.with_config(recursion_limit=budgets.recursion_limit)
+
+
+__all__ = ["build_agent", "build_agent_graph", "make_browser"]

@@ -1,0 +1,416 @@
+"""The nodes and routers of the deep-search agent graph.
+
+    START → agent ─┬─(tool calls)──→ tools ─┬─(budget left)──→ agent
+                   │                        └─(budget spent)─→ force_answer → finalize → END
+                   └─(no tool calls)───────────────────────────────────────→ finalize → END
+
+* :class:`ModelNode` (``agent``): one model turn with the tools bound.
+* :class:`ToolsNode` (``tools``): runs the turn's tool calls in order against the browsing state
+  held in graph state; every call gets a ``ToolMessage``. Tool failures become error
+  observations (policy below); programming errors and LangGraph control flow propagate.
+* :class:`ForceAnswerNode` (``force_answer``): a budget ran out; asks for the final answer with
+  no tools bound.
+* :class:`FinalizeNode` (``finalize``): parses the final answer and resolves its citations
+  against the ledger.
+
+Error policy of the tools node (what the model sees as ``ToolMessage(status="error")``):
+a :class:`~carr_agent.errors.ToolError` (search/fetch failures, bad index, no open page, ...),
+arguments that fail the tool's schema (pydantic ``ValidationError``), a ``ToolException`` from a
+user tool, an unknown tool name, a malformed call the model's output parser could not read
+(``AIMessage.invalid_tool_calls``), and calls beyond the tool-call budget. Anything else raises.
+
+Each node is a plain object holding its configuration; ``as_runnable()`` gives the sync+async
+runnable the builder adds to the graph, so the nodes can be embedded in a larger graph over a
+state that extends :class:`~carr_agent.graph.state.AgentState`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import ValidationError
+
+from carr_agent.errors import ConfigError, ToolError
+from carr_agent.graph.answer import parse_answer, resolve_citations
+from carr_agent.graph.budget import Budgets, estimate_context_tokens
+from carr_agent.graph.prompts import BUDGET_EXHAUSTED_MESSAGE, DEFAULT_SYSTEM_PROMPT
+from carr_agent.graph.state import (
+    FinishReason,
+    hits_from_dicts,
+    hits_to_dicts,
+    page_from_dict,
+    page_to_dict,
+)
+from carr_agent.graph.tools import BrowsingSession, browser_tools
+from carr_agent.tools.browser import Browser
+from carr_agent.types import LedgerRecord
+
+logger = logging.getLogger(__name__)
+
+_LEDGER_KEYS = frozenset({"source_id", "url", "title", "kind", "step", "text", "start", "end"})
+
+
+def exhausted_budget(state: dict[str, Any], budgets: Budgets) -> FinishReason | None:
+    """Which budget is spent, if any: the tool-call budget first, then the context budget."""
+    if state.get("tool_calls", 0) >= budgets.max_tool_calls:
+        return "tool_budget"
+    limit = budgets.max_context_tokens
+    if limit is not None and state.get("context_tokens", 0) >= limit:
+        return "context_budget"
+    return None
+
+
+def route_after_model(state: dict[str, Any]) -> Literal["tools", "finalize"]:
+    """To the tools when the last model turn called any (well-formed or not), else finalize."""
+    last = state["messages"][-1] if state.get("messages") else None
+    if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
+        return "tools"
+    return "finalize"
+
+
+@dataclass(frozen=True)
+class BudgetRouter:
+    """Router after the tools: back to the model while budgets last, else force the answer."""
+
+    budgets: Budgets
+
+    def __call__(self, state: dict[str, Any]) -> Literal["agent", "force_answer"]:
+        return "force_answer" if exhausted_budget(state, self.budgets) else "agent"
+
+
+def _prompt(system_prompt: str, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    if messages and isinstance(messages[0], SystemMessage):
+        return list(messages)
+    return [SystemMessage(system_prompt), *messages]
+
+
+def _question_of(messages: Sequence[BaseMessage]) -> str | None:
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            return m.text
+    return None
+
+
+@dataclass(frozen=True)
+class ModelNode:
+    """One model turn with the tools bound.
+
+    The system prompt is prepended at call time (not stored in the state) unless the history
+    already starts with a system message. A run started with ``{"question": ...}`` and no
+    messages gets the question as its first human message.
+
+    Attributes:
+        model: any chat model implementing ``bind_tools``.
+        tools: the tools (or tool schemas) the model may call.
+        system_prompt: the system prompt.
+    """
+
+    model: BaseChatModel
+    tools: Sequence[BaseTool | dict[str, Any]]
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    _bound: Runnable[Any, Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            bound = self.model.bind_tools(list(self.tools))
+        except NotImplementedError as exc:
+            raise ConfigError(
+                f"{type(self.model).__name__} does not implement bind_tools; the agent needs a "
+                "tool-calling chat model"
+            ) from exc
+        object.__setattr__(self, "_bound", bound)
+
+    def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
+        messages = list(state.get("messages") or [])
+        update: dict[str, Any] = {"messages": []}
+        question = state.get("question")
+        if not messages:
+            if not question:
+                raise ConfigError(
+                    "the agent needs a question: start it with {'messages': [HumanMessage(q)]} "
+                    "or {'question': q}"
+                )
+            first = HumanMessage(question)
+            messages.append(first)
+            update["messages"].append(first)
+        if not question:
+            question = _question_of(messages)
+            if question:
+                update["question"] = question
+        update["model_calls"] = state.get("model_calls", 0) + 1
+        return _prompt(self.system_prompt, messages), update
+
+    def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        prompt, update = self._prepare(state)
+        update["messages"].append(self._bound.invoke(prompt, config))
+        return update
+
+    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """Async twin of ``__call__``."""
+        prompt, update = self._prepare(state)
+        update["messages"].append(await self._bound.ainvoke(prompt, config))
+        return update
+
+    def as_runnable(self) -> Runnable[Any, Any]:
+        """The node as a sync+async runnable for ``StateGraph.add_node``."""
+        return RunnableLambda(self.__call__, afunc=self.acall, name="agent")
+
+
+@dataclass(frozen=True)
+class ForceAnswerNode:
+    """A budget ran out: ask for the final answer now, with no tools bound.
+
+    The request is stored in the history as a human message (so trajectories show why the agent
+    stopped). If the model still calls tools, the finalize node takes what it said anyway.
+    """
+
+    model: BaseChatModel
+    budgets: Budgets
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    message: str = BUDGET_EXHAUSTED_MESSAGE
+
+    def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
+        request = HumanMessage(self.message)
+        prompt = _prompt(self.system_prompt, [*state.get("messages", []), request])
+        reason = exhausted_budget(state, self.budgets) or "tool_budget"
+        logger.info("budget exhausted (%s): asking for the final answer", reason)
+        update = {
+            "messages": [request],
+            "finish_reason": reason,
+            "model_calls": state.get("model_calls", 0) + 1,
+        }
+        return prompt, update
+
+    def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        prompt, update = self._prepare(state)
+        update["messages"].append(self.model.invoke(prompt, config))
+        return update
+
+    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """Async twin of ``__call__``."""
+        prompt, update = self._prepare(state)
+        update["messages"].append(await self.model.ainvoke(prompt, config))
+        return update
+
+    def as_runnable(self) -> Runnable[Any, Any]:
+        """The node as a sync+async runnable for ``StateGraph.add_node``."""
+        return RunnableLambda(self.__call__, afunc=self.acall, name="force_answer")
+
+
+@dataclass
+class _ToolStep:
+    """Bookkeeping of one tools step."""
+
+    session: BrowsingSession
+    tools: dict[str, BaseTool]
+    count: int
+    messages: list[ToolMessage] = field(default_factory=list)
+    ledger: list[LedgerRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ToolsNode:
+    """Runs the last model turn's tool calls, in order, against the browsing state.
+
+    Attributes:
+        browser: backs the built-in ``search`` / ``open`` / ``find``.
+        extra_tools: further LangChain tools the model may call. A tool whose artifact is a list
+            of ledger-record dicts adds them to the ledger.
+        budgets: calls beyond ``max_tool_calls`` are refused with an error observation.
+        system_prompt: counted in the context-size estimate.
+    """
+
+    browser: Browser
+    extra_tools: Sequence[BaseTool] = ()
+    budgets: Budgets = field(default_factory=Budgets)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.extra_tools]
+        clash = sorted({n for n in names if names.count(n) > 1 or n in ("search", "open", "find")})
+        if clash:
+            raise ConfigError(f"extra tool names must be unique and not search/open/find: {clash}")
+
+    # -- the step --------------------------------------------------------------------------------
+
+    def _start(self, state: dict[str, Any]) -> tuple[_ToolStep, AIMessage]:
+        last = state["messages"][-1]
+        if not isinstance(last, AIMessage):
+            raise ConfigError(f"the tools node runs after a model turn, got {type(last).__name__}")
+        session = BrowsingSession(
+            self.browser,
+            latest_hits=hits_from_dicts(state.get("latest_hits")),
+            page=page_from_dict(state.get("open_page")),
+        )
+        tools = {t.name: t for t in [*browser_tools(session), *self.extra_tools]}
+        return _ToolStep(session, tools, state.get("tool_calls", 0)), last
+
+    def _admit(self, step: _ToolStep, call_id: str, name: str) -> bool:
+        """Count a call against the budget; refuse it (with an observation) when none is left."""
+        if step.count >= self.budgets.max_tool_calls:
+            step.messages.append(_error(
+                call_id, name,
+                f"not executed: the tool-call budget ({self.budgets.max_tool_calls}) is used up",
+            ))
+            return False
+        step.count += 1
+        step.session.step = step.count
+        return True
+
+    def _before(self, step: _ToolStep, call: dict[str, Any]) -> BaseTool | None:
+        """Admit a call and find its tool; records an error observation when it cannot run."""
+        if not self._admit(step, call["id"], call["name"]):
+            return None
+        tool = step.tools.get(call["name"])
+        if tool is None:
+            step.messages.append(_error(
+                call["id"], call["name"],
+                f"unknown tool {call['name']!r}; available tools: {', '.join(step.tools)}",
+            ))
+        return tool
+
+    def _after(self, step: _ToolStep, call: dict[str, Any], result: Any) -> None:
+        if not isinstance(result, ToolMessage):
+            result = ToolMessage(content=str(result), tool_call_id=call["id"], name=call["name"])
+        records = _ledger_records(result.artifact)
+        if records is not None:
+            records = [{**r, "tool_call_id": call["id"]} for r in records]
+            result.artifact = records
+            step.ledger.extend(records)
+        step.messages.append(result)
+
+    def _on_error(self, step: _ToolStep, call: dict[str, Any], exc: Exception) -> None:
+        """Turn a tool failure into an error observation; re-raise anything else."""
+        if isinstance(exc, ValidationError):
+            text = f"invalid arguments for {call['name']}: {_describe_validation(exc)}"
+        elif isinstance(exc, (ToolError, ToolException)):
+            text = str(exc) or type(exc).__name__
+        else:
+            raise exc
+        logger.debug("tool %s failed: %s", call["name"], text)
+        step.messages.append(_error(call["id"], call["name"], text))
+
+    def _malformed(self, step: _ToolStep, last: AIMessage) -> None:
+        for i, bad in enumerate(last.invalid_tool_calls):
+            call_id = bad.get("id") or f"invalid-{uuid.uuid4().hex[:8]}-{i}"
+            name = bad.get("name") or "unknown"
+            if self._admit(step, call_id, name):
+                step.messages.append(_error(
+                    call_id, name,
+                    f"your tool call could not be read ({bad.get('error') or 'malformed'}); "
+                    "call a tool by name with a JSON object of arguments, e.g. search with "
+                    '{"query": "..."}',
+                ))
+
+    def _finish(self, step: _ToolStep, state: dict[str, Any]) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "messages": step.messages,
+            "ledger": step.ledger,
+            "tool_calls": step.count,
+            "context_tokens": estimate_context_tokens(
+                [*state["messages"], *step.messages], system_prompt=self.system_prompt
+            ),
+        }
+        if "latest_hits" in step.session.changed:
+            update["latest_hits"] = hits_to_dicts(step.session.latest_hits)
+        if "page" in step.session.changed:
+            update["open_page"] = page_to_dict(step.session.page)
+        return update
+
+    def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        step, last = self._start(state)
+        for call in last.tool_calls:
+            tool = self._before(step, call)
+            if tool is None:
+                continue
+            try:
+                result = tool.invoke({**call, "type": "tool_call"}, config)
+            except Exception as exc:
+                self._on_error(step, call, exc)
+            else:
+                self._after(step, call, result)
+        self._malformed(step, last)
+        return self._finish(step, state)
+
+    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """Async twin of ``__call__`` (sync tools run in a worker thread)."""
+        step, last = self._start(state)
+        for call in last.tool_calls:
+            tool = self._before(step, call)
+            if tool is None:
+                continue
+            try:
+                result = await tool.ainvoke({**call, "type": "tool_call"}, config)
+            except Exception as exc:
+                self._on_error(step, call, exc)
+            else:
+                self._after(step, call, result)
+        self._malformed(step, last)
+        return self._finish(step, state)
+
+    def as_runnable(self) -> Runnable[Any, Any]:
+        """The node as a sync+async runnable for ``StateGraph.add_node``."""
+        return RunnableLambda(self.__call__, afunc=self.acall, name="tools")
+
+
+@dataclass(frozen=True)
+class FinalizeNode:
+    """Parse the last model turn as the final answer and resolve its citations."""
+
+    def __call__(self, state: dict[str, Any]) -> dict[str, Any]:
+        text = ""
+        for m in reversed(state.get("messages", [])):
+            if isinstance(m, AIMessage):
+                text = m.text
+                break
+        reason = state.get("finish_reason") or "answered"
+        answer = parse_answer(text, forced=reason != "answered")
+        return {
+            "answer": resolve_citations(answer, state.get("ledger", [])),
+            "finish_reason": reason,
+        }
+
+    def as_runnable(self) -> Runnable[Any, Any]:
+        """The node as a runnable for ``StateGraph.add_node``."""
+        return RunnableLambda(self.__call__, name="finalize")
+
+
+def _error(call_id: str, name: str, text: str) -> ToolMessage:
+    return ToolMessage(
+        content=f"Error: {text}", tool_call_id=call_id, name=name, status="error", artifact=[]
+    )
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ())) or "arguments"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _ledger_records(artifact: Any) -> list[LedgerRecord] | None:
+    if isinstance(artifact, list) and all(
+        isinstance(r, dict) and r.keys() >= _LEDGER_KEYS for r in artifact
+    ):
+        return list(artifact)
+    return None
+
+
+__all__ = [
+    "BudgetRouter",
+    "FinalizeNode",
+    "ForceAnswerNode",
+    "ModelNode",
+    "ToolsNode",
+    "exhausted_budget",
+    "route_after_model",
+]
