@@ -1,0 +1,202 @@
+"""score_state / add_carr_reward on user-built LangGraph apps (real graphs, scripted model)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+
+from carr_agent.errors import ConfigError, JudgeError
+from carr_agent.rewards.hooks import (
+    CarrRewardState,
+    add_carr_reward,
+    ascore_state,
+    carr_reward_node,
+    messages_to_history,
+)
+from carr_agent.rewards.judges.deterministic import DeterministicJudge
+from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
+from carr_agent.tools.render import render_page, render_search
+from carr_agent.types import Hit
+from carr_agent.urls import source_id
+from tests._carr_fixture import sample, sample_task_dict
+
+
+def scorer() -> CarrScorer:
+    return CarrScorer(DeterministicJudge(), ScoreOptions(alpha=0.3))
+
+
+def ledger_record(page, kind="open"):
+    return {"source_id": source_id(page.url), "url": page.url, "title": page.title, "kind": kind,
+            "step": 1, "text": page.text, "start": 0, "end": len(page.text)}
+
+
+def test_score_state_uses_the_state_ledger():
+    state = {"messages": [HumanMessage(sample.QUESTION), AIMessage(sample.CITED)],
+             "ledger": [ledger_record(sample.MAREK), ledger_record(sample.BRASTOW)]}
+    result = pytest.importorskip("asyncio").run(ascore_state(state, sample_task_dict(), scorer()))
+    assert result.reward == pytest.approx(1.0)
+    assert [s.score for s in result.rubric_scores] == [1, 1, 1, 1]
+
+
+async def test_score_state_reads_ledger_records_from_tool_artifacts():
+    messages = [
+        HumanMessage(sample.QUESTION),
+        AIMessage("", tool_calls=[{"name": "lookup", "args": {"q": "x"}, "id": "c1"}]),
+        ToolMessage("two pages", tool_call_id="c1",
+                    artifact=[ledger_record(sample.MAREK), ledger_record(sample.BRASTOW)]),
+        AIMessage(sample.CITED),
+    ]
+    result = await ascore_state({"messages": messages}, sample_task_dict(), scorer())
+    assert result.rubric_reward == pytest.approx(1.0)
+
+
+async def test_score_state_parses_reference_format_tool_outputs_without_ledger():
+    messages = [
+        HumanMessage(sample.QUESTION),
+        AIMessage("", tool_calls=[{"name": "open", "args": {"id": sample.MAREK.url}, "id": "c1"}]),
+        ToolMessage(render_page(sample.MAREK)[0], tool_call_id="c1"),
+        AIMessage("", tool_calls=[{"name": "open", "args": {"id": sample.BRASTOW.url}, "id": "c2"}]),
+        ToolMessage(render_page(sample.BRASTOW)[0], tool_call_id="c2"),
+        AIMessage(sample.CITED),
+    ]
+    result = await ascore_state({"messages": messages}, sample_task_dict(), scorer())
+    assert result.reward == pytest.approx(1.0)
+
+
+async def test_uncited_pages_do_not_support_rubrics():
+    messages = [HumanMessage(sample.QUESTION), AIMessage(sample.UNCITED)]
+    state = {"messages": messages, "ledger": [ledger_record(sample.MAREK)]}
+    result = await ascore_state(state, sample_task_dict(), scorer())
+    assert result.outcome_reward == 1.0 and result.rubric_reward == 0.0
+
+
+async def test_state_without_final_answer_scores_zero():
+    messages = [HumanMessage("q"), AIMessage("", tool_calls=[{"name": "search", "args": {}, "id": "c"}])]
+    result = await ascore_state({"messages": messages}, sample_task_dict(), scorer())
+    assert (result.reward, result.outcome_reward, result.rubric_reward) == (0.0, 0.0, 0.0)
+
+
+def test_trl_style_tool_messages_are_matched_to_calls_by_name():
+    history = messages_to_history([
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "search", "arguments": {"query": "a"}}},
+            {"type": "function", "function": {"name": "open", "arguments": {"id": 0}}}]},
+        {"role": "tool", "name": "open", "content": "page"},
+        {"role": "tool", "name": "search", "content": "hits"},
+    ])
+    calls = {c["name"]: c["tool_call_id"] for c in history[0]["tool_calls"]}
+    outputs = {m["content"][0]["output"]: m["content"][0]["tool_call_id"] for m in history[1:]}
+    assert outputs == {"page": calls["browser.open"], "hits": calls["browser.search"]}
+
+
+# ---------------------------------------------------------------- a user's own graph
+
+
+class ScriptedModel(GenericFakeChatModel):
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+
+def script():
+    """Search, open hit 0, open the Brastow page by URL, then answer (fresh objects each turn)."""
+    yield AIMessage("", tool_calls=[{"name": "search", "args": {"query": "Silver Lantern"}, "id": "c1"}])
+    yield AIMessage("", tool_calls=[{"name": "open", "args": {"id": "0"}, "id": "c2"}])
+    yield AIMessage("", tool_calls=[{"name": "open", "args": {"id": sample.BRASTOW.url}, "id": "c3"}])
+    yield AIMessage(sample.CITED)
+
+
+PAGES = {sample.MAREK.url: sample.MAREK, sample.BRASTOW.url: sample.BRASTOW}
+HITS = [Hit(url=sample.MAREK.url, title=sample.MAREK.title, snippet="Anton Marek, composer.")]
+
+
+@tool
+def search(query: str) -> str:
+    """Search the fictional web."""
+    return render_search(HITS)
+
+
+@tool("open")
+def open_page(id: str) -> str:
+    """Open a search hit by index or a page by URL."""
+    page = PAGES.get(id) or PAGES[HITS[int(id)].url]
+    return render_page(page)[0]
+
+
+class UserState(MessagesState, CarrRewardState):
+    pass
+
+
+def user_builder(model) -> StateGraph:
+    async def agent(state):
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    builder = StateGraph(UserState)
+    builder.add_node("agent", agent)
+    builder.add_node("tools", ToolNode([search, open_page]))
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition)
+    builder.add_edge("tools", "agent")
+    return builder
+
+
+async def test_add_carr_reward_scores_a_user_graph_routed_by_tools_condition():
+    builder = user_builder(ScriptedModel(messages=script()))
+    graph = add_carr_reward(builder, scorer=scorer()).compile()
+    out = await graph.ainvoke({"messages": [HumanMessage(sample.PROMPT)], "task": sample_task_dict()})
+    assert out["reward"] == pytest.approx(1.0)
+    assert out["carr"]["outcome_reward"] == 1.0
+    assert set(out["carr"]["rubric_scores"]) == {"0", "1", "2", "3"}
+    assert out["carr"]["rubric_scores"]["1"]["filled_rubric"] == "Anton Marek was born in Brastow."
+
+
+async def test_add_carr_reward_redirects_plain_edges_to_end_with_a_fixed_task():
+    async def answer(state):
+        return {"messages": [AIMessage(sample.UNCITED)]}
+
+    builder = StateGraph(UserState)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "answer")
+    builder.add_edge("answer", END)
+    graph = add_carr_reward(builder, scorer=scorer(), task=sample_task_dict()).compile()
+    out = await graph.ainvoke({"messages": [HumanMessage(sample.PROMPT)]})
+    assert out["reward"] == pytest.approx(0.7)
+
+
+def test_add_carr_reward_requires_the_reward_keys_in_the_state_schema():
+    builder = StateGraph(MessagesState)
+    builder.add_node("a", lambda s: {})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", END)
+    with pytest.raises(ConfigError, match="CarrRewardState"):
+        add_carr_reward(builder, scorer=scorer(), task=sample_task_dict())
+
+
+class BrokenJudge(DeterministicJudge):
+    async def judge_outcome(self, *args, **kwargs):
+        raise JudgeError("judge unreachable")
+
+
+async def test_reward_node_reports_a_failed_judge_as_unknown_not_zero():
+    node = carr_reward_node(CarrScorer(BrokenJudge()), task=sample_task_dict())
+    state = {"messages": [HumanMessage("q"), AIMessage(sample.CITED)],
+             "ledger": [ledger_record(sample.MAREK)]}
+    out = await node(state)
+    assert out["reward"] is None
+    assert any("judge unreachable" in e for e in out["carr"]["errors"])
+
+
+async def test_reward_node_names_a_missing_task():
+    node = carr_reward_node(scorer())
+    with pytest.raises(Exception, match="no 'task'"):
+        await node({"messages": [AIMessage(sample.CITED)]})
+
+
+def test_script_yields_fresh_messages():
+    first, second = itertools.islice(script(), 2)
+    assert first is not second
