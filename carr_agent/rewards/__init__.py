@@ -16,7 +16,14 @@ from carr_agent.rewards.evidence import (
     evidence_from_ledger,
 )
 from carr_agent.rewards.history import ParsedHistory, final_answer_of, parse_history
-from carr_agent.rewards.judges import DeterministicJudge, Judge, OutcomeVerdict
+from carr_agent.rewards.judges import (
+    DeterministicJudge,
+    Judge,
+    JudgeCache,
+    LLMJudge,
+    OutcomeVerdict,
+    judge_from_env,
+)
 from carr_agent.rewards.rubrics import all_entity_labels, fill_rubric, parse_entity_labels
 from carr_agent.rewards.scorer import CarrScorer, ScoreOptions, task_from_remote_env_info
 
@@ -27,6 +34,8 @@ __all__ = [
     "EvidencePassage",
     "GroupOptions",
     "Judge",
+    "JudgeCache",
+    "LLMJudge",
     "OutcomeVerdict",
     "ParsedHistory",
     "ScoreOptions",
@@ -45,6 +54,7 @@ __all__ = [
     "final_answer_of",
     "group_advantages",
     "group_rewards",
+    "judge_from_env",
     "parse_entity_labels",
     "parse_history",
     "task_from_remote_env_info",
