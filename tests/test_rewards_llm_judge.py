@@ -231,3 +231,15 @@ def test_judge_from_env_picks_llm_deterministic_or_fails_clearly(tmp_path) -> No
     with pytest.raises(ConfigError, match="no judge available"):
         judge_from_env(False, env={})
     assert judge_from_env(False, env={**env, "CARR_JUDGE_CACHE": "off"}).cache is None
+
+
+async def test_numeric_entity_values_from_the_judge_fill_rubrics() -> None:
+    task = Task(id="n", question="q", label="14", rubrics=("Holm landed <E0> strikes.",))
+    ledger = [LedgerRecord(source_id=source_id(URL), url=URL, title="", kind="find", step=1,
+                           text="Holm landed 14 strikes", start=None, end=None)]
+    model = routed(['```json\n{"E0": 14}\n```'], ['```json\n{"S1": true}\n```'],
+                   ["extracted_final_answer: 14\ncorrect: yes"])
+    result = await CarrScorer(LLMJudge(model, backoff=FAST)).ascore(task, ANSWER, ledger)
+    assert result.rubric_scores[0].filled_rubric == "Holm landed 14 strikes."
+    assert result.rubric_scores[0].entity_values == {"E0": "14"}
+    assert result.reward == 1.0

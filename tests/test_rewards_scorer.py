@@ -268,3 +268,17 @@ async def test_deterministic_judge_without_gold_values_is_unknown() -> None:
         await DeterministicJudge().identify_entities("q", task.rubrics, "x", task=task)
     result = await CarrScorer(DeterministicJudge()).ascore(task, ANSWER, LEDGER)
     assert result.rubric_reward is None and result.outcome_reward == 1.0 and result.unknown
+
+
+def test_relevant_evidence_mode_shortens_long_sources_for_the_support_judge() -> None:
+    filler = " ".join(f"Unrelated sentence {i} about weather." for i in range(600))
+    ledger = [rec(URL, filler + " UFC 219 was an MMA event held in Las Vegas in 2017. " + filler)]
+    full_judge, rel_judge = ScriptedJudge(PAPER_VALUES), ScriptedJudge(PAPER_VALUES)
+    full = CarrScorer(full_judge).score(TASK, ANSWER, ledger)
+    rel = CarrScorer(rel_judge, ScoreOptions(evidence_mode="relevant", relevant_budget=800)).score(
+        TASK, ANSWER, ledger)
+    assert full.rubric_reward == rel.rubric_reward == 3 / 8
+    assert len(full_judge.evidence[0]) > 40_000 and len(rel_judge.evidence[0]) < 1_500
+    assert "held in Las Vegas in 2017" in rel_judge.evidence[0]
+    scorer = CarrScorer(ScriptedJudge(PAPER_VALUES))
+    assert scorer.evidence_context(ANSWER, ledger) == full_judge.evidence[0]

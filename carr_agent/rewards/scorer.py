@@ -5,8 +5,8 @@
     → connect (BFS from E0) → combine: reward = (1 − α)·R_o + α·R_r
 
 α = 0 skips rubric judging and α = 1 skips outcome judging; a skipped component is reported as
-None *without* an error (the reference reports 0 for it; :mod:`carr_agent.rewards.server` maps
-it). No rubrics → rubric reward 0. A judge failure makes its component None, ``reward`` None and
+None *without* an error (the reference reports 0 for it;
+:func:`carr_agent.rewards.protocol.result_to_response` maps it). No rubrics → rubric reward 0. A judge failure makes its component None, ``reward`` None and
 names the reason in ``errors``; the other component is still reported.
 
 Pure steps live in :mod:`citations`, :mod:`rubrics`, :mod:`evidence`, :mod:`connectivity`; this
