@@ -1,1 +1,278 @@
-"""`carr-agent` commands (run): being written; registers nothing yet."""
+"""`carr-agent run "QUESTION"`: research a question with the agent and print a cited answer.
+
+Offline by default (the example corpus and the embedded local model); ``--web`` searches the web
+and ``--model NAME --base-url URL`` uses an OpenAI-compatible server. Every run is checkpointed
+to SQLite under a thread id printed at the start, so ``--resume THREAD`` continues a run that was
+interrupted (earlier tool calls are not redone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from carr_agent.cli.app import app
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from rich.console import Console
+
+_SCRIPTED = "scripted:"
+_DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
+_PREVIEW = 160
+
+
+def default_checkpoint_db() -> Path:
+    """Where runs are checkpointed by default (env ``CARR_AGENT_DATA`` overrides the folder)."""
+    env = os.environ.get("CARR_AGENT_DATA")
+    if env:
+        return Path(env).expanduser() / "checkpoints.sqlite"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("carr-agent")) / "checkpoints.sqlite"
+
+
+@app.command("run")
+def run(
+    question: Annotated[str | None, typer.Argument(help="The question to research.")] = None,
+    model: Annotated[str, typer.Option(
+        "--model",
+        help="A local model name (default), a model name on --base-url, or scripted:PATH.json "
+             "(replays scripted turns from a file: for tests and demos).",
+    )] = _DEFAULT_LOCAL_MODEL,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM).",
+    )] = None,
+    api_key_env: Annotated[str, typer.Option(
+        "--api-key-env", help="Environment variable holding the endpoint's API key.",
+    )] = "OPENAI_API_KEY",
+    web: Annotated[bool, typer.Option(
+        "--web", help="Search the web (DuckDuckGo) and fetch live pages instead of the corpus.",
+    )] = False,
+    corpus: Annotated[Path | None, typer.Option(
+        "--corpus", help="A corpus index directory (from `carr-agent corpus build`).",
+    )] = None,
+    max_tool_calls: Annotated[int, typer.Option(
+        "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
+    )] = 30,
+    max_context_tokens: Annotated[int | None, typer.Option(
+        "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
+    )] = None,
+    page_budget: Annotated[int, typer.Option(
+        "--page-budget", min=1, help="Characters of an opened page shown to the model.",
+    )] = 10_000,
+    forbid: Annotated[list[str] | None, typer.Option(
+        "--forbid", help="Hide pages quoting this text (repeatable); e.g. the question itself.",
+    )] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the trajectory (messages, ledger, answer) as JSON here.",
+    )] = None,
+    checkpoint_db: Annotated[Path | None, typer.Option(
+        "--checkpoint-db", help="SQLite checkpoint file (default: in the user data folder).",
+    )] = None,
+    no_checkpoint: Annotated[bool, typer.Option(
+        "--no-checkpoint", help="Do not checkpoint (the run cannot be resumed).",
+    )] = False,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="THREAD", help="Continue the interrupted run with this thread id.",
+    )] = None,
+) -> None:
+    """Research QUESTION with search/open/find and print a cited answer."""
+    from rich.console import Console
+
+    from carr_agent.errors import CarrError
+
+    console = Console()
+    err = Console(stderr=True)
+    if (question is None) == (resume is None):
+        _fail(err, "give a QUESTION, or --resume THREAD to continue an earlier run")
+    if web and corpus is not None:
+        _fail(err, "--web and --corpus are alternatives; give one")
+    if resume is not None and no_checkpoint:
+        _fail(err, "--resume needs checkpoints; drop --no-checkpoint")
+    if base_url is None and model.startswith(("http://", "https://")):
+        _fail(err, "--model names a model; put the endpoint URL in --base-url")
+
+    try:
+        chat_model = _chat_model(model, base_url, api_key_env)
+        search, fetcher = _backends(web, corpus)
+    except CarrError as exc:
+        _fail(err, str(exc))
+
+    from carr_agent.graph import build_agent
+
+    db = None if no_checkpoint else (checkpoint_db or default_checkpoint_db())
+    with _checkpointer(db) as saver:
+        try:
+            agent = build_agent(
+                chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
+                max_context_tokens=max_context_tokens, page_budget=page_budget,
+                forbidden_strs=tuple(forbid or ()), checkpointer=saver,
+            )
+        except CarrError as exc:
+            _fail(err, str(exc))
+        thread = resume or uuid.uuid4().hex[:12]
+        config: dict[str, Any] = {"configurable": {"thread_id": thread}}
+        inputs: dict[str, Any] | None = {"question": question}
+        if resume is not None:
+            snapshot = agent.get_state(config)
+            if not snapshot.values:
+                _fail(err, f"no checkpointed run with thread id {resume!r} in {db}")
+            inputs = None
+            console.print(f"[bold]resuming thread[/bold] {thread} "
+                          f"({snapshot.values.get('tool_calls', 0)} tool calls so far)")
+            if not snapshot.next:
+                console.print("that run had already finished")
+        else:
+            resume_hint = f" (resume with --resume {thread})" if db else ""
+            console.print(f"[bold]thread[/bold] {thread}{resume_hint}")
+            console.print(f"[bold]question[/bold] {question}")
+
+        final = _stream(agent, inputs, config, console, err, thread, db)
+        if resume is not None and not final:
+            final = dict(agent.get_state(config).values)
+
+    _print_answer(console, final)
+    if output is not None:
+        from carr_agent.graph import trajectory_to_dict
+
+        trajectory = {**trajectory_to_dict(final), "thread_id": thread}
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(trajectory, ensure_ascii=False, indent=2), encoding="utf-8")
+        console.print(f"trajectory written to {output}")
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+
+def _chat_model(name: str, base_url: str | None, api_key_env: str) -> BaseChatModel:
+    """The chat model the options ask for (raises CarrError subclasses with clear messages)."""
+    if name.startswith(_SCRIPTED):
+        from carr_agent.graph.scripted import ScriptedChatModel
+
+        return ScriptedChatModel.from_file(name[len(_SCRIPTED):])
+    if base_url is not None:
+        from carr_agent.models import openai_chat_model
+
+        return openai_chat_model(name, base_url, os.environ.get(api_key_env))
+    from carr_agent.models import load_local_chat_model
+
+    return load_local_chat_model(name)
+
+
+def _backends(web: bool, corpus: Path | None) -> tuple[Any, Any]:
+    if web:
+        from carr_agent.tools.fetch import HttpFetcher
+        from carr_agent.tools.web import DuckDuckGoSearch
+
+        return DuckDuckGoSearch(), HttpFetcher()
+    from carr_agent.tools.corpus import CorpusIndex, default_corpus
+
+    index = CorpusIndex.open(corpus) if corpus is not None else default_corpus()
+    return index, index
+
+
+@contextmanager
+def _checkpointer(db: Path | None) -> Iterator[Any]:
+    """A SqliteSaver on ``db`` for the duration of a run (``None``: no checkpointing)."""
+    if db is None:
+        yield None
+        return
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db, check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def _fail(err: Console, message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+# -- running and printing ----------------------------------------------------------------------
+
+
+def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, err: Console,
+            thread: str, db: Path | None) -> dict[str, Any]:
+    """Run the agent, printing each step; returns the final state."""
+    final: dict[str, Any] = {}
+    try:
+        for mode, chunk in agent.stream(inputs, config, stream_mode=["updates", "values"]):
+            if mode == "values":
+                final = chunk
+            else:
+                for node, update in chunk.items():
+                    _print_update(console, node, update or {})
+    except KeyboardInterrupt:
+        _interrupted(err, "stopped by the user", thread, db)
+    except Exception as exc:
+        _interrupted(err, f"{type(exc).__name__}: {exc}", thread, db)
+    return final
+
+
+def _interrupted(err: Console, why: str, thread: str, db: Path | None) -> NoReturn:
+    err.print(f"[red]run interrupted:[/red] {why}", highlight=False)
+    if db is not None:
+        err.print(f"continue it with: carr-agent run --resume {thread} --checkpoint-db {db}",
+                  highlight=False)
+    raise typer.Exit(1)
+
+
+def _print_update(console: Console, node: str, update: dict[str, Any]) -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    for message in update.get("messages", []):
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                args = json.dumps(call["args"], ensure_ascii=False)
+                console.print(f"[cyan]→ {call['name']}[/cyan] {args}", highlight=False)
+            for bad in message.invalid_tool_calls:
+                console.print(f"[yellow]→ malformed call[/yellow] {bad.get('name')}", highlight=False)
+        elif isinstance(message, ToolMessage):
+            preview = " ".join(message.text.split())[:_PREVIEW]
+            style = "red" if message.status == "error" else "dim"
+            console.print(f"  [{style}]{preview}[/{style}]", highlight=False)
+        elif node == "force_answer":
+            console.print("[yellow]budget exhausted: asking for the final answer[/yellow]")
+
+
+def _print_answer(console: Console, state: dict[str, Any]) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    answer = state.get("answer")
+    if not answer:
+        console.print("[red]the run ended without an answer[/red]")
+        return
+    # the raw markdown, so the inline [n](url) citations stay visible
+    console.print(Panel(Text(answer["text"] or "(empty answer)"), title="answer"))
+    if not answer["well_formed"]:
+        console.print("[yellow]the answer lacks some of the required sections[/yellow]")
+    if answer["citations"]:
+        table = Table(title="citations")
+        for col in ("label", "url", "seen", "shown by"):
+            table.add_column(col, overflow="fold")
+        for c in answer["citations"]:
+            seen = "[green]seen[/green]" if c["seen"] else "[red]UNSEEN[/red]"
+            table.add_row(c["label"], c["url"], seen, ", ".join(c["kinds"]) or "-")
+        console.print(table)
+    else:
+        console.print("[yellow]the answer cites no sources[/yellow]")
+    console.print(
+        f"tool calls: {state.get('tool_calls', 0)}, ledger records: {len(state.get('ledger', []))}, "
+        f"unseen citations: {len(answer['unseen'])}, finished: {state.get('finish_reason')}"
+    )
