@@ -1,0 +1,449 @@
+"""The training configuration: small frozen dataclasses, validated, loaded from YAML or TOML.
+
+A config file is a nested mapping whose sections mirror the dataclasses below (``policy``,
+``data``, ``rollout``, ``reward``, ``loss``, ``optim``, ``checkpoint``) plus a few top-level keys.
+Every key is optional; unknown keys and values of the wrong type are refused with a
+:class:`~carr_agent.errors.ConfigError` that names the dotted key (``rollout.group_size``), so a
+typo never silently falls back to a default. ``carr-agent train config-show`` prints every default.
+
+The defaults follow the paper's setup (carr-method.md §6) where it applies to any scale: asymmetric
+clip 0.2/0.28, token-level averaging, no KL, AdamW with weight decay 0.1, temperature 1.0, the
+mismatch window [0.5, 2]. Sizes (group size, questions per step, tokens) default to values a CPU
+smoke run can finish; a GPU config sets them up (``examples/train_gpu_vllm.yaml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from carr_agent.errors import ConfigError
+
+__all__ = [
+    "CheckpointConfig",
+    "DataConfig",
+    "LossConfig",
+    "OptimConfig",
+    "PolicyConfig",
+    "RewardConfig",
+    "RolloutConfig",
+    "TrainConfig",
+    "VLLMConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+]
+
+
+def _require(cond: bool, key: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {message}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyConfig:
+    """Which policy to train.
+
+    Attributes:
+        source: ``"tiny"`` (a random 2-layer Qwen2 built from a config, no download: tests and
+            smoke runs), a registry name known to ``carr_agent.models`` (``"smollm2-135m"``,
+            ``"qwen2.5-0.5b"``; installed with ``carr-agent models install``), or a local
+            Hugging Face model directory.
+        seed: Seed of the ``tiny`` model's random weights.
+        tiny_hidden_size: Width of the ``tiny`` model.
+        tiny_layers: Depth of the ``tiny`` model.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``/``"cuda:N"``.
+        dtype: Parameter dtype: ``"float32"`` or ``"bfloat16"``. Master weights stay in this dtype;
+            ``optim.bf16_autocast`` controls autocast on CUDA.
+        gradient_checkpointing: Trade compute for memory on long trajectories.
+    """
+
+    source: str = "tiny"
+    seed: int = 0
+    tiny_hidden_size: int = 64
+    tiny_layers: int = 2
+    device: str = "auto"
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        _require(bool(self.source.strip()), "policy.source", "must not be empty")
+        _require(self.tiny_hidden_size > 0 and self.tiny_hidden_size % 32 == 0,
+                 "policy.tiny_hidden_size", "must be a positive multiple of 32")
+        _require(self.tiny_layers > 0, "policy.tiny_layers", "must be positive")
+        _require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+                 "policy.device", f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where questions and the offline corpus come from.
+
+    Attributes:
+        tasks: A task file (this project's JSONL or the CaRR-DeepDive layout), or
+            ``"example:dev"`` / ``"example:all"`` for the shipped example tasks.
+        corpus: A corpus JSONL for the offline search/open/find tools, or ``"example"``.
+        index_dir: Where the corpus index is built (default ``<output_dir>/corpus_index``); an
+            existing index there is reused.
+        questions_per_step: Questions per C-GRPO step (the paper uses 16).
+        shuffle: Shuffle the task order each epoch (seeded by ``seed``; the cursor is checkpointed).
+        limit: Use only the first N tasks (0 = all).
+    """
+
+    tasks: str = "example:dev"
+    corpus: str = "example"
+    index_dir: str | None = None
+    questions_per_step: int = 2
+    shuffle: bool = True
+    limit: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.questions_per_step > 0, "data.questions_per_step", "must be positive")
+        _require(self.limit >= 0, "data.limit", "must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VLLMConfig:
+    """Settings of the optional vLLM rollout engine (GPU only; see docs/training.md).
+
+    Attributes:
+        gpu_memory_utilization: Fraction of GPU memory vLLM may take (the trainer shares the GPU).
+        max_model_len: Longest prompt + completion vLLM accepts.
+        enable_sleep_mode: Offload vLLM's weights and KV cache while the trainer updates.
+        tensor_parallel_size: vLLM tensor parallelism.
+    """
+
+    gpu_memory_utilization: float = 0.35
+    max_model_len: int = 16384
+    enable_sleep_mode: bool = True
+    tensor_parallel_size: int = 1
+
+    def __post_init__(self) -> None:
+        _require(0.0 < self.gpu_memory_utilization <= 1.0, "rollout.vllm.gpu_memory_utilization",
+                 "must be in (0, 1]")
+        _require(self.max_model_len > 0, "rollout.vllm.max_model_len", "must be positive")
+        _require(self.tensor_parallel_size > 0, "rollout.vllm.tensor_parallel_size",
+                 "must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutConfig:
+    """How trajectories are generated (through the real agent graph).
+
+    Attributes:
+        backend: ``"hf"`` (transformers ``generate``; CPU or GPU) or ``"vllm"`` (GPU).
+        group_size: Rollouts per question, G (the paper uses 8).
+        max_new_tokens: Token budget of one model turn.
+        temperature: Sampling temperature (the paper uses 1.0).
+        top_p: Nucleus sampling.
+        max_tool_calls: Tool-call budget per trajectory (the paper allows 100).
+        max_context_tokens: Context budget per trajectory passed to the graph (None = unlimited).
+        page_budget: Characters of an opened page shown to the model.
+        concurrency: Rollouts run at the same time (threads; the HF backend serialises generation).
+        scripts: Optional JSON file of scripted completions (teacher forcing, for tests and demos):
+            a list, one entry per rollout slot in a group, each a list of completion texts.
+        vllm: vLLM engine settings (used when ``backend == "vllm"``).
+    """
+
+    backend: Literal["hf", "vllm"] = "hf"
+    group_size: int = 4
+    max_new_tokens: int = 128
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tool_calls: int = 6
+    max_context_tokens: int | None = None
+    page_budget: int = 2000
+    concurrency: int = 1
+    scripts: str | None = None
+    vllm: VLLMConfig = field(default_factory=VLLMConfig)
+
+    def __post_init__(self) -> None:
+        _require(self.group_size >= 2, "rollout.group_size",
+                 "must be >= 2 (group-relative advantages need a group)")
+        _require(self.max_new_tokens > 0, "rollout.max_new_tokens", "must be positive")
+        _require(self.temperature > 0, "rollout.temperature",
+                 "must be > 0 (on-policy training samples from the policy)")
+        _require(0.0 < self.top_p <= 1.0, "rollout.top_p", "must be in (0, 1]")
+        _require(self.max_tool_calls >= 0, "rollout.max_tool_calls", "must be >= 0")
+        _require(self.max_context_tokens is None or self.max_context_tokens > 0,
+                 "rollout.max_context_tokens", "must be positive or null")
+        _require(self.page_budget > 0, "rollout.page_budget", "must be positive")
+        _require(self.concurrency > 0, "rollout.concurrency", "must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardConfig:
+    """How trajectories are scored (CaRR) and turned into advantages (C-GRPO).
+
+    Attributes:
+        judge: ``"deterministic"`` (uses the tasks' gold entity values; offline) or ``"env"``
+            (an LLM judge configured by environment variables, see ``judge_from_env``).
+        advantage: Name in :data:`carr_agent.training.losses.ADVANTAGES`.
+        alpha: Weight of the rubric term (paper: 0.3).
+        normalize: Divide rubric rewards by the group maximum.
+        rubric_for: Which rollouts get the rubric term: ``"positive"`` (paper), ``"negative"``,
+            ``"all"``.
+        connectivity: Require rubrics to connect to E0 (off = the paper's ablation).
+    """
+
+    judge: Literal["deterministic", "env"] = "deterministic"
+    advantage: str = "cgrpo"
+    alpha: float = 0.3
+    normalize: bool = True
+    rubric_for: Literal["positive", "negative", "all"] = "positive"
+    connectivity: bool = True
+
+    def __post_init__(self) -> None:
+        _require(0.0 <= self.alpha <= 1.0, "reward.alpha", "must be in [0, 1]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossConfig:
+    """The policy-gradient objective.
+
+    Attributes:
+        name: Name in :data:`carr_agent.training.losses.LOSSES` (``"clipped_token_mean"`` is the
+            paper's token-level clipped surrogate).
+        eps_low: Lower clip range (ratio >= 1 - eps_low).
+        eps_high: Upper clip range (ratio <= 1 + eps_high); asymmetric as in DAPO / the paper.
+        kl_coef: Weight of the k3 KL estimate to a frozen reference policy (0 = no reference model).
+        mismatch_low: Keep a token only when exp(logp_train - logp_rollout) >= this.
+        mismatch_high: ... and <= this (rollout/trainer probability mismatch mask).
+    """
+
+    name: str = "clipped_token_mean"
+    eps_low: float = 0.2
+    eps_high: float = 0.28
+    kl_coef: float = 0.0
+    mismatch_low: float = 0.5
+    mismatch_high: float = 2.0
+
+    def __post_init__(self) -> None:
+        _require(0.0 <= self.eps_low < 1.0, "loss.eps_low", "must be in [0, 1)")
+        _require(self.eps_high >= 0.0, "loss.eps_high", "must be >= 0")
+        _require(self.kl_coef >= 0.0, "loss.kl_coef", "must be >= 0")
+        _require(0.0 <= self.mismatch_low <= 1.0 <= self.mismatch_high, "loss.mismatch_low",
+                 "need mismatch_low <= 1 <= mismatch_high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    """The optimiser and how a step's trajectories are batched.
+
+    Attributes:
+        lr: AdamW learning rate (the paper: 2e-6, constant).
+        weight_decay: AdamW weight decay (the paper: 0.1).
+        beta1: AdamW beta1.
+        beta2: AdamW beta2.
+        grad_clip: Clip the global gradient norm to this (0 = off).
+        micro_batch_size: Trajectories per forward/backward pass; gradients accumulate over the
+            step's trajectories (token-level averaging over the whole mini-batch is exact).
+        mini_batches: Optimiser updates per rollout batch (1 = strictly on-policy; >1 makes the
+            clip active, PPO-style).
+        bf16_autocast: Run forward passes under bfloat16 autocast on CUDA (ignored on CPU).
+    """
+
+    lr: float = 2e-6
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.999
+    grad_clip: float = 1.0
+    micro_batch_size: int = 4
+    mini_batches: int = 1
+    bf16_autocast: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0 and math.isfinite(self.lr), "optim.lr", "must be a positive number")
+        _require(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
+        _require(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "optim.beta1",
+                 "betas must be in [0, 1)")
+        _require(self.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
+        _require(self.micro_batch_size > 0, "optim.micro_batch_size", "must be positive")
+        _require(self.mini_batches > 0, "optim.mini_batches", "must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointConfig:
+    """When checkpoints are written and how many are kept.
+
+    Attributes:
+        every: Write a checkpoint every N steps (and always after the last step).
+        keep: Keep the N newest checkpoints (older ones are deleted after a new one is complete).
+        save_trajectories: Also write each step's trajectories (messages, ledger, rewards) as JSONL.
+    """
+
+    every: int = 1
+    keep: int = 2
+    save_trajectories: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.every > 0, "checkpoint.every", "must be positive")
+        _require(self.keep > 0, "checkpoint.keep", "must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A complete C-GRPO training run.
+
+    Attributes:
+        output_dir: Run directory: checkpoints, ``metrics.jsonl``, ``curves.png``, trajectories.
+        max_steps: C-GRPO steps to run (each: rollouts for ``questions_per_step`` questions, one
+            rollout batch, ``optim.mini_batches`` updates).
+        seed: Seeds sampling, data order and the ``tiny`` model.
+        log_every: Log a summary line every N steps.
+    """
+
+    output_dir: str = "runs/carr-grpo"
+    max_steps: int = 3
+    seed: int = 0
+    log_every: int = 1
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.output_dir), "output_dir", "must not be empty")
+        _require(self.max_steps > 0, "max_steps", "must be positive")
+        _require(self.log_every > 0, "log_every", "must be positive")
+        from carr_agent.training.losses import ADVANTAGES, LOSSES
+
+        _require(self.loss.name in LOSSES, "loss.name",
+                 f"unknown loss {self.loss.name!r}; known: {sorted(LOSSES)}")
+        _require(self.reward.advantage in ADVANTAGES, "reward.advantage",
+                 f"unknown advantage {self.reward.advantage!r}; known: {sorted(ADVANTAGES)}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with top-level fields changed (e.g. ``max_steps`` from the command line)."""
+        return dataclasses.replace(self, **changes)
+
+
+# --------------------------------------------------------------------------- loading / dumping
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (a small subset of typing) and convert."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{key}: must be one of {list(allowed)}, got {value!r}")
+        return value
+    if _is_dataclass_type(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: must be a mapping (a section), got {type(value).__name__}")
+        return _build(tp, value, key + ".")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config annotation {tp!r} at {key}")  # programming error
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"{prefix}{unknown[0]}: unknown key (known in this section: {sorted(names)})"
+        )
+    kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from a nested mapping.
+
+    Raises:
+        ConfigError: Unknown key, wrong type or invalid value; the message names the dotted key.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config: the top level must be a mapping, got {type(data).__name__}")
+    return _build(TrainConfig, data)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The config as a nested plain dict (what ``config-show`` prints and checkpoints store)."""
+    return dataclasses.asdict(config)
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) training config.
+
+    Args:
+        path: The config file.
+        overrides: Top-level keys to set after reading (e.g. ``{"max_steps": 5}``).
+
+    Raises:
+        ConfigError: Missing/unreadable file, a syntax error, or an invalid key/value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read ({exc.strerror or exc})") from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"config file {path}: use a .yaml, .yml or .toml file")
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"config file {path}: syntax error: {exc}") from exc
+    except Exception as exc:  # yaml.YAMLError has no common base we can import lazily
+        if type(exc).__module__.startswith("yaml"):
+            raise ConfigError(f"config file {path}: syntax error: {exc}") from exc
+        raise
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {path}: the top level must be a mapping")
+    merged = dict(data)
+    merged.update(overrides or {})
+    return config_from_dict(merged)

@@ -1,0 +1,290 @@
+"""Rollouts through the real agent graph, recorded at token level and scored with CaRR.
+
+One rollout = one run of the LangGraph agent (:func:`carr_agent.graph.build_agent`) with the
+policy as its chat model and the real search/open/find tools. The policy
+(:class:`carr_agent.models.hf_chat.HFChatModel`) records each model turn's prompt ids, completion
+ids and log-probabilities; after the run they are assembled into one token sequence with its loss
+mask (:mod:`carr_agent.training.assembly`) and checked against a re-tokenisation of the final
+transcript. A rollout that fails that check is kept for reporting (its reward is still scored and
+logged) but excluded from the loss, and counted in the step's ``token_mismatch`` metric.
+
+The graph does not know it is being trained: nothing here changes its nodes or tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from carr_agent.errors import CarrError, JudgeError
+from carr_agent.training.assembly import (
+    TokenMismatchError,
+    TokenTrajectory,
+    assemble_turns,
+    transcript_mismatch,
+)
+from carr_agent.training.config import RolloutConfig
+from carr_agent.types import LedgerRecord, RewardResult, Task
+
+__all__ = ["LastCallCapture", "Rollout", "RolloutRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+class LastCallCapture(BaseCallbackHandler):
+    """Remembers the messages and tools of the last chat-model call of a run.
+
+    Used to re-render the final transcript exactly as the model saw it (system prompt and tool
+    schemas included) for the re-tokenisation check.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[BaseMessage] = []
+        self.tools: list[dict[str, Any]] = []
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        self.messages = list(messages[0]) if messages else []
+        params = kwargs.get("invocation_params") or {}
+        self.tools = list(params.get("tools") or [])
+
+
+@dataclass(kw_only=True)
+class Rollout:
+    """One finished (or failed) rollout.
+
+    Attributes:
+        task: The question it answered.
+        slot: Its index within the question's group.
+        messages: The final message history (empty when the run failed).
+        ledger: The citation ledger.
+        answer_text: The final answer text ("" when none).
+        turns: The recorded model turns.
+        trajectory: The assembled token sequence (None when excluded).
+        exclusion: Why it is not trained on (``"token_mismatch: ..."``, ``"failed: ..."``), or None.
+        result: Its CaRR score (None until scored, or when scoring raised).
+        reward: Its C-GRPO reward within the group (None: unknown).
+        advantage: Its advantage (None: unknown, not trained on).
+        tool_calls: Tool calls made.
+        citations: Citations in the final answer body.
+        seconds: Wall time of the graph run.
+    """
+
+    task: Task
+    slot: int
+    messages: list[BaseMessage]
+    ledger: list[LedgerRecord]
+    answer_text: str
+    turns: list[Any]
+    trajectory: TokenTrajectory | None
+    exclusion: str | None
+    result: RewardResult | None = None
+    reward: float | None = None
+    advantage: float | None = None
+    tool_calls: int = 0
+    citations: int = 0
+    seconds: float = 0.0
+
+    @property
+    def sampled_tokens(self) -> int:
+        """Tokens the policy produced in this rollout."""
+        return sum(len(t.completion_ids) for t in self.turns)
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-safe summary (messages, ledger, scores) for the run's trajectory files."""
+        from langchain_core.messages import messages_to_dict
+
+        r = self.result
+        return {
+            "task_id": self.task.id,
+            "slot": self.slot,
+            "question": self.task.question,
+            "answer": self.answer_text,
+            "outcome_reward": None if r is None else r.outcome_reward,
+            "rubric_reward": None if r is None else r.rubric_reward,
+            "reward": self.reward,
+            "advantage": self.advantage,
+            "exclusion": self.exclusion,
+            "tool_calls": self.tool_calls,
+            "citations": self.citations,
+            "sampled_tokens": self.sampled_tokens,
+            "messages": messages_to_dict(self.messages),
+            "ledger": list(self.ledger),
+        }
+
+
+def _final_answer_text(state: dict[str, Any]) -> str:
+    answer = state.get("answer") or {}
+    if isinstance(answer, dict) and isinstance(answer.get("text"), str):
+        return answer["text"]
+    for m in reversed(state.get("messages") or []):
+        if isinstance(m, AIMessage) and not m.tool_calls:
+            return m.text
+    return ""
+
+
+class RolloutRunner:
+    """Runs groups of rollouts of one policy through the agent graph and scores them.
+
+    Args:
+        policy: The policy as a recording chat model (``HFChatModel`` or a subclass).
+        search: Search backend for the graph's tools.
+        fetcher: Page fetcher for the graph's tools.
+        scorer: A :class:`~carr_agent.rewards.scorer.CarrScorer`.
+        config: Rollout settings.
+        build_agent: The graph factory (default :func:`carr_agent.graph.build_agent`).
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Any,
+        search: Any,
+        fetcher: Any,
+        scorer: Any,
+        config: RolloutConfig,
+        build_agent: Callable[..., Any] | None = None,
+    ) -> None:
+        if build_agent is None:
+            from carr_agent.graph.builder import build_agent as default_build_agent
+
+            build_agent = default_build_agent
+        self.policy = policy
+        self.search = search
+        self.fetcher = fetcher
+        self.scorer = scorer
+        self.config = config
+        self._build_agent = build_agent
+
+    # ------------------------------------------------------------------ running
+
+    def run_group(
+        self, task: Task, *, scripts: Sequence[Sequence[str] | None] | None = None
+    ) -> list[Rollout]:
+        """G rollouts of one question (``config.group_size``), assembled and scored.
+
+        Args:
+            task: The question.
+            scripts: Optional teacher-forced completions per slot (``None`` entries sample).
+        """
+        g = self.config.group_size
+        if scripts is not None and len(scripts) != g:
+            raise CarrError(f"got {len(scripts)} scripts for a group of {g} rollouts")
+        slots = list(range(g))
+        jobs = [(task, i, None if scripts is None else scripts[i]) for i in slots]
+        if self.config.concurrency > 1:
+            with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+                rollouts = list(pool.map(lambda j: self.run_one(*j), jobs))
+        else:
+            rollouts = [self.run_one(*j) for j in jobs]
+        self.score(rollouts)
+        return rollouts
+
+    def run_one(self, task: Task, slot: int, script: Sequence[str] | None = None) -> Rollout:
+        """Run the graph once and assemble the recorded turns (not scored yet)."""
+        model = self.policy.scripted(list(script)) if script is not None else self.policy
+        graph = self._build_agent(
+            model,
+            search=self.search,
+            fetcher=self.fetcher,
+            max_tool_calls=self.config.max_tool_calls,
+            max_context_tokens=self.config.max_context_tokens,
+            page_budget=self.config.page_budget,
+            forbidden_strs=tuple(task.forbidden_strs) or (task.question,),
+        )
+        capture = LastCallCapture()
+        run_config = {
+            "callbacks": [capture],
+            "configurable": {"thread_id": f"rollout-{uuid.uuid4().hex[:12]}"},
+            "recursion_limit": 4 * self.config.max_tool_calls + 20,
+        }
+        prompt = task.prompt or task.question
+        start = time.perf_counter()
+        with self.policy.recording() as recorder:
+            try:
+                state = graph.invoke(
+                    {"messages": [HumanMessage(prompt)], "question": task.question}, run_config
+                )
+            except CarrError as exc:
+                logger.warning("rollout %s/%d failed: %s", task.id, slot, exc)
+                return Rollout(
+                    task=task, slot=slot, messages=[], ledger=[], answer_text="",
+                    turns=recorder.turns, trajectory=None, exclusion=f"failed: {exc}",
+                    seconds=time.perf_counter() - start,
+                )
+        seconds = time.perf_counter() - start
+        turns = recorder.turns
+        trajectory, exclusion = self._assemble(turns, state, capture)
+        answer_text = _final_answer_text(state)
+        answer = state.get("answer") or {}
+        citations = answer.get("citations") if isinstance(answer, dict) else None
+        if citations is None:
+            from carr_agent.rewards.citations import extract_citations
+
+            citations = extract_citations(answer_text)
+        return Rollout(
+            task=task,
+            slot=slot,
+            messages=list(state.get("messages") or []),
+            ledger=list(state.get("ledger") or []),
+            answer_text=answer_text,
+            turns=turns,
+            trajectory=trajectory,
+            exclusion=exclusion,
+            tool_calls=int(state.get("tool_calls") or 0),
+            citations=len(citations),
+            seconds=seconds,
+        )
+
+    def _assemble(
+        self, turns: Sequence[Any], state: dict[str, Any], capture: LastCallCapture
+    ) -> tuple[TokenTrajectory | None, str | None]:
+        try:
+            trajectory = assemble_turns(turns)
+        except TokenMismatchError as exc:
+            return None, f"token_mismatch: {exc}"
+        except CarrError as exc:
+            return None, f"failed: {exc}"
+        last = turns[-1]
+        final_ai = next(
+            (m for m in state.get("messages") or [] if getattr(m, "id", None) == last.message_id),
+            None,
+        )
+        if final_ai is None:
+            return None, "token_mismatch: the last recorded turn's message is not in the final state"
+        text = self.policy.render_prompt([*capture.messages, final_ai], capture.tools)
+        transcript = self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]
+        problem = transcript_mismatch(trajectory, transcript)
+        if problem is not None:
+            return None, f"token_mismatch: {problem}"
+        return trajectory, None
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, rollouts: Sequence[Rollout]) -> None:
+        """Score the rollouts with CaRR (concurrently); judge failures leave ``result`` unknown."""
+
+        async def one(r: Rollout) -> RewardResult | None:
+            if r.exclusion is not None and r.exclusion.startswith("failed"):
+                return None
+            try:
+                return await self.scorer.ascore(r.task, r.answer_text, r.ledger)
+            except JudgeError as exc:
+                logger.warning("scoring %s/%d failed (reward unknown): %s", r.task.id, r.slot, exc)
+                return None
+
+        async def all_() -> list[RewardResult | None]:
+            return await asyncio.gather(*(one(r) for r in rollouts))
+
+        for r, result in zip(rollouts, asyncio.run(all_()), strict=True):
+            r.result = result
