@@ -282,3 +282,8 @@ def test_relevant_evidence_mode_shortens_long_sources_for_the_support_judge() ->
     assert "held in Las Vegas in 2017" in rel_judge.evidence[0]
     scorer = CarrScorer(ScriptedJudge(PAPER_VALUES))
     assert scorer.evidence_context(ANSWER, ledger) == full_judge.evidence[0]
+
+
+async def test_sync_wrapper_inside_a_running_loop_says_to_await() -> None:
+    with pytest.raises(RuntimeError, match="await the a-methods"):
+        CarrScorer(ScriptedJudge(PAPER_VALUES)).score(TASK, ANSWER, LEDGER)

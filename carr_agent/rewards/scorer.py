@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from carr_agent.errors import CarrError, ConfigError, JudgeError, TaskFormatError
 from carr_agent.rewards.citations import answer_body, cited_urls
@@ -36,6 +36,7 @@ from carr_agent.rewards.rubrics import (
 from carr_agent.types import LedgerRecord, RewardResult, RubricScore, Task
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -121,7 +122,7 @@ class CarrScorer:
         self, task: Task, answer: str, ledger: Sequence[LedgerRecord], *, alpha: float | None = None
     ) -> RewardResult:
         """Synchronous :meth:`ascore` (not from inside a running event loop)."""
-        return asyncio.run(self.ascore(task, answer, ledger, alpha=alpha))
+        return _run_sync(self.ascore(task, answer, ledger, alpha=alpha))
 
     async def ascore_history(
         self,
@@ -146,7 +147,7 @@ class CarrScorer:
         self, history: Sequence[Mapping[str, Any]], label: str, remote_env_info: Mapping[str, Any]
     ) -> RewardResult:
         """Synchronous :meth:`ascore_history`."""
-        return asyncio.run(self.ascore_history(history, label, remote_env_info))
+        return _run_sync(self.ascore_history(history, label, remote_env_info))
 
     async def ascore_many(
         self,
@@ -185,7 +186,7 @@ class CarrScorer:
         self, items: Iterable[tuple[Task, str, Sequence[LedgerRecord]]], **kwargs: Any
     ) -> list[RewardResult]:
         """Synchronous :meth:`ascore_many`."""
-        return asyncio.run(self.ascore_many(items, **kwargs))
+        return _run_sync(self.ascore_many(items, **kwargs))
 
     def evidence_context(
         self, answer: str, ledger: Sequence[LedgerRecord], statements: Sequence[str] = ()
@@ -327,6 +328,19 @@ def _combine(
         rubric_scores=rubric.scores if rubric is not None else (),
         extracted_answer=extracted,
         errors=tuple(errors),
+    )
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from synchronous code, with a clear error inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError(
+        "CarrScorer's sync methods cannot run inside an event loop; await the a-methods "
+        "(ascore, ascore_history, ascore_many) instead"
     )
 
 
