@@ -90,7 +90,7 @@ def _is_record(value: Any) -> bool:
     )
 
 
-def _records_in(value: Any) -> list[LedgerRecord]:
+def ledger_records_in(value: Any) -> list[LedgerRecord]:
     if _is_record(value):
         return [value]  # type: ignore[list-item]
     if isinstance(value, Mapping):
@@ -214,7 +214,7 @@ def ledger_from_messages(messages: Sequence[Any]) -> list[LedgerRecord]:
         if _role(message) == "tool":
             artifact = message.get("artifact") if isinstance(message, Mapping) else getattr(
                 message, "artifact", None)
-            records.extend(_records_in(artifact))
+            records.extend(ledger_records_in(artifact))
     if records:
         return records
     history = messages_to_history(messages)
@@ -403,6 +403,7 @@ __all__ = [
     "final_answer",
     "ledger_from_messages",
     "ledger_from_state",
+    "ledger_records_in",
     "messages_to_history",
     "score_state",
     "task_from",
