@@ -29,3 +29,72 @@ def sample_requests() -> dict[str, dict]:
 def sample_task_dict() -> dict:
     return {"id": "silver-lantern", "question": sample.QUESTION, "label": sample.LABEL,
             "rubrics": list(sample.RUBRICS), "entities": dict(sample.ENTITIES)}
+
+
+# ------------------------------------------------------------------ real server processes
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import httpx  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def carr_agent_cmd() -> list[str]:
+    """The installed ``carr-agent`` script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("carr-agent")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("carr-agent")
+    return [found] if found else [sys.executable, "-m", "carr_agent.cli"]
+
+
+def start_server(cmd: list[str], port: int, *, env: dict | None = None, timeout: float = 60.0,
+                 log: Path | None = None) -> subprocess.Popen:
+    """Start a server process and wait until ``GET /health`` answers 200."""
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            detail = log.read_text(errors="replace")[-2000:] if log else ""
+            raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}: {detail}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not come up on port {port} within {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_gold_tasks(path: Path) -> Path:
+    path.write_text(json.dumps(sample_task_dict()) + "\n", encoding="utf-8")
+    return path
+
+
+def start_fake_judge(tmp: Path, *, latency_ms: int = 0, mode: str = "ok") -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "carr_agent.testing.fake_judge_server", "--port", str(port),
+           "--latency-ms", str(latency_ms), "--mode", mode, "--tasks", str(write_gold_tasks(tmp / "gold.jsonl"))]
+    return start_server(cmd, port, log=tmp / "fake_judge.log"), port

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,26 +24,38 @@ _JUDGE_HELP = "Which judge: auto (gold entities → deterministic, else LLM), ll
 
 
 def _llm_scorer(
-    base_url: str | None, model: str | None, api_key: str | None, judge_cache: Path | None,
+    base_url: str | None, model: str | None, api_key: str | None, judge_cache: str | None,
     *, required: bool,
 ) -> CarrScorer | None:
-    """The LLM-judge scorer from flags or environment; None when none is configured."""
+    """The LLM-judge scorer from flags, else the environment (``CARR_JUDGE_*``); None when no LLM
+    judge is configured and none is required."""
+    import os
+
     from carr_agent.errors import ConfigError
-    from carr_agent.rewards.judges import judge_from_env
+    from carr_agent.rewards.judges import JUDGE_ENV, judge_from_env
     from carr_agent.rewards.scorer import CarrScorer
 
+    env = dict(os.environ)
+    flags = {"CARR_JUDGE_BASE_URL": base_url, "CARR_JUDGE_MODEL": model, "CARR_JUDGE_API_KEY": api_key}
+    env.update({k: v for k, v in flags.items() if v})
+    if base_url and not env.get("CARR_JUDGE_API_KEY"):
+        env["CARR_JUDGE_API_KEY"] = "EMPTY"  # local servers (vLLM) need no key
+    if judge_cache:
+        env["CARR_JUDGE_CACHE"] = judge_cache
+    if not required and not any(env.get(name) for name in JUDGE_ENV):
+        return None
     try:
-        judge = judge_from_env(base_url=base_url, model=model, api_key=api_key, cache_path=judge_cache)
+        judge = judge_from_env(env=env)
     except ConfigError:
         if required:
             raise
         return None
-    return CarrScorer(judge) if judge is not None else None
+    return CarrScorer(judge)
 
 
 def _service(
     *, judge: str, base_url: str | None, model: str | None, api_key: str | None,
-    cache: Path | None, judge_cache: Path | None, concurrency: int, timeout: float,
+    cache: Path | None, judge_cache: str | None, concurrency: int, timeout: float,
 ) -> RewardService:
     from carr_agent.rewards.server import RewardService, ServerOptions
 
@@ -64,17 +76,16 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("score")
 def score(
-    input: Path = typer.Argument(..., help="JSONL of /evaluate requests (reference format)."),
-    output: Path = typer.Option(..., "--output", "-o", help="JSONL of results (appended; resumable)."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Requests judged at once."),
-    judge: str = typer.Option("auto", "--judge", help=_JUDGE_HELP),
-    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="OpenAI-compatible judge URL."),
-    judge_model: str | None = typer.Option(None, "--judge-model", help="Judge model name."),
-    judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
-                                             help="Judge API key (prefer the env variable)."),
-    judge_cache: Path | None = typer.Option(None, "--judge-cache", help="SQLite cache of judge calls."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Judge again lines that failed before."),
-    timeout: float = typer.Option(600.0, "--timeout", help="Seconds allowed per request."),
+    input: Annotated[Path, typer.Argument(help="JSONL of /evaluate requests (reference format).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL of results (appended; resumable).")],
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
+    judge: Annotated[str, typer.Option("--judge", help=_JUDGE_HELP)] = "auto",
+    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible judge URL.")] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
+    judge_api_key: Annotated[str | None, typer.Option("--judge-api-key", envvar="CARR_JUDGE_API_KEY", help="Judge API key (prefer the env variable).")] = None,
+    judge_cache: Annotated[str | None, typer.Option("--judge-cache", help="SQLite file caching judge calls, or 'off' (default: $CARR_JUDGE_CACHE or the user cache dir).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Judge again lines that failed before.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per request.")] = 600.0,
 ) -> None:
     """Score /evaluate requests from a JSONL file; rerun the same command to resume."""
     from rich.console import Console
@@ -119,18 +130,16 @@ def score(
 
 @app.command("serve-reward")
 def serve_reward(
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0: all)."),
-    port: int = typer.Option(8888, "--port", help="TCP port."),
-    judge: str = typer.Option("auto", "--judge", help=_JUDGE_HELP),
-    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="OpenAI-compatible judge URL."),
-    judge_model: str | None = typer.Option(None, "--judge-model", help="Judge model name."),
-    judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
-                                             help="Judge API key (prefer the env variable)."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Requests judged at once."),
-    cache: Path | None = typer.Option(None, "--cache", help="SQLite file keeping finished responses "
-                                      "(identical retries answered from it, also after a restart)."),
-    judge_cache: Path | None = typer.Option(None, "--judge-cache", help="SQLite cache of judge calls."),
-    timeout: float = typer.Option(600.0, "--timeout", help="Seconds allowed per request (then 504)."),
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0: all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8888,
+    judge: Annotated[str, typer.Option("--judge", help=_JUDGE_HELP)] = "auto",
+    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible judge URL.")] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
+    judge_api_key: Annotated[str | None, typer.Option("--judge-api-key", envvar="CARR_JUDGE_API_KEY", help="Judge API key (prefer the env variable).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
+    cache: Annotated[Path | None, typer.Option("--cache", help="SQLite file keeping finished responses " "(identical retries answered from it, also after a restart).")] = None,
+    judge_cache: Annotated[str | None, typer.Option("--judge-cache", help="SQLite file caching judge calls, or 'off' (default: $CARR_JUDGE_CACHE or the user cache dir).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per request (then 504).")] = 600.0,
 ) -> None:
     """Serve POST /evaluate, a drop-in replacement for the reference CaRR reward server."""
     import logging
@@ -159,15 +168,13 @@ def serve_reward(
 
 @app.command("rubrics")
 def rubrics(
-    input: Path = typer.Argument(..., help="JSONL of questions: {id?, question, label|answer}."),
-    output: Path = typer.Option(..., "--output", "-o", help="Task JSONL to write (appended; resumable)."),
-    judge_base_url: str | None = typer.Option(None, "--judge-base-url", "--base-url",
-                                              help="OpenAI-compatible LLM URL."),
-    model: str | None = typer.Option(None, "--model", "--judge-model", help="Model name."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="CARR_JUDGE_API_KEY",
-                                       help="API key (prefer the env variable)."),
-    attempts: int = typer.Option(3, "--attempts", min=1, help="Tries per question on invalid output."),
-    concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, help="Questions at once."),
+    input: Annotated[Path, typer.Argument(help="JSONL of questions: {id?, question, label|answer}.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Task JSONL to write (appended; resumable).")],
+    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", "--base-url", help="OpenAI-compatible LLM URL.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "--judge-model", help="Model name.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="CARR_JUDGE_API_KEY", help="API key (prefer the env variable).")] = None,
+    attempts: Annotated[int, typer.Option("--attempts", min=1, help="Tries per question on invalid output.")] = 3,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Questions at once.")] = 4,
 ) -> None:
     """Decompose questions into <E>-labelled single-hop rubrics with an LLM; write tasks."""
     from rich.console import Console

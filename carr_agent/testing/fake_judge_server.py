@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 MODES = ("ok", "garbage", "error", "flaky-error", "flaky-garbage")
 
 _SECTION = re.compile(r"\[Begin of ([^\]\n]+)\]\s*\n(.*?)\n\s*\[End of \1\]", re.S | re.I)
+_HEADING = re.compile(r"^\[([A-Za-z][^\]\n]{0,40})\][ \t]*$", re.M)
 _STATEMENT = re.compile(r"^\s*S(\d+)\.\s+(.+?)\s*$", re.M)
 _CONSTRAINT = re.compile(r"^\s*C(\d+)\.\s+(.+?)\s*$", re.M)
 _ENTITY = re.compile(r"<(E\d+)>")
@@ -93,8 +94,16 @@ def content_words(text: str) -> list[str]:
 
 
 def sections(prompt: str) -> dict[str, str]:
-    """``[Begin of X] … [End of X]`` blocks by lower-cased name."""
-    return {m.group(1).strip().lower(): m.group(2) for m in _SECTION.finditer(prompt)}
+    """Named blocks by lower-cased name: ``[Begin of X] … [End of X]``, or a ``[X]`` heading line
+    followed by text up to the next such heading (the last block runs to the end)."""
+    blocks = {m.group(1).strip().lower(): m.group(2) for m in _SECTION.finditer(prompt)}
+    if blocks:
+        return blocks
+    heads = list(_HEADING.finditer(prompt))
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(prompt)
+        blocks.setdefault(head.group(1).strip().lower(), prompt[head.end():end].strip("\n"))
+    return blocks
 
 
 def _section(blocks: Mapping[str, str], *needles: str) -> str | None:
@@ -122,7 +131,7 @@ def classify(prompt: str) -> str:
     blocks = sections(prompt)
     statements = _section(blocks, "statement")
     if (statements is not None and _STATEMENT.search(statements)) or (
-        statements is None and _STATEMENT.search(prompt) and "webpage" in prompt.lower()
+        statements is None and _STATEMENT.search(prompt) and "web" in prompt.lower()
     ):
         return "support"
     if any(_ENTITY.search(m.group(2)) for m in _CONSTRAINT.finditer(prompt)):
@@ -138,7 +147,9 @@ def classify(prompt: str) -> str:
 def answer_support(prompt: str) -> str:
     blocks = sections(prompt)
     statements_text = _section(blocks, "statement") or prompt
-    evidence = _section(blocks, "webpage", "evidence", "context") or _STATEMENT.sub("", prompt)
+    evidence = _between_headings(prompt, ("web", "evidence", "context"), ("statement",))
+    if evidence is None:
+        evidence = _section(blocks, "web", "evidence", "context") or _STATEMENT.sub("", prompt)
     evidence_words = set(content_words(evidence))
     verdicts: dict[str, bool] = {}
     lines = []
@@ -154,6 +165,20 @@ def answer_support(prompt: str) -> str:
     return "\n".join(lines) + "\n## Final JSON-format Summary\n```json\n" + json.dumps(
         verdicts, indent=2
     ) + "\n```\n"
+
+
+def _between_headings(
+    prompt: str, start_names: Sequence[str], stop_names: Sequence[str]
+) -> str | None:
+    """Text from the first ``[X]``/``[Begin of X]`` heading naming a start word to the first later
+    heading naming a stop word (evidence may itself contain ``[Webpage n]`` lines)."""
+    heads = [(m.start(), m.end(), m.group(0).lower()) for m in
+             re.finditer(r"^\[[^\]\n]{1,60}\][ \t]*$", prompt, re.M)]
+    start = next((h for h in heads if any(w in h[2] for w in start_names)), None)
+    if start is None:
+        return None
+    stop = next((h for h in heads if h[0] > start[0] and any(w in h[2] for w in stop_names)), None)
+    return prompt[start[1]: stop[0] if stop else len(prompt)]
 
 
 def answer_entities(prompt: str, gold: Sequence[tuple[str, Mapping[str, str]]]) -> str:
