@@ -1,1 +1,327 @@
-"""`carr-agent` commands (evaluate): being written; registers nothing yet."""
+"""`carr-agent eval` (run the agent over a task file into a results store) and `carr-agent report`.
+
+``eval`` is resumable: every task's result is committed to the SQLite store as it finishes, and
+running the same command again skips what is done (the key is task id + run-configuration hash).
+``report`` writes one self-contained HTML file from a store, optionally compared with another.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from carr_agent.cli.app import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from carr_agent.eval import EvalRecord
+    from carr_agent.tasks import TaskSet
+
+_SCRIPTED = "scripted:"
+_DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
+
+
+@app.command("eval")
+def eval_command(
+    tasks: Annotated[Path, typer.Argument(
+        help="Task file (JSONL): this project's format or the CaRR-DeepDive layout.",
+    )],
+    store: Annotated[Path, typer.Option(
+        "--store", "-s", help="SQLite results store (created if missing; re-use it to resume).",
+    )],
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", "-j", min=1, help="Agent runs in flight at once.",
+    )] = 1,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", min=1, help="Only the first N tasks of the file.",
+    )] = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="A local model name (default), a model name on --base-url, or "
+                        "scripted:PATH.json (replays scripted turns: tests and demos).",
+    )] = _DEFAULT_LOCAL_MODEL,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="OpenAI-compatible endpoint of the agent model (vLLM, OpenAI, ...).",
+    )] = None,
+    api_key_env: Annotated[str, typer.Option(
+        "--api-key-env", help="Environment variable holding the agent endpoint's API key.",
+    )] = "OPENAI_API_KEY",
+    temperature: Annotated[float, typer.Option(
+        "--temperature", min=0.0, help="Sampling temperature of a local model (0 = greedy).",
+    )] = 0.0,
+    web: Annotated[bool, typer.Option(
+        "--web", help="Search the web (DuckDuckGo) and fetch live pages (needs internet).",
+    )] = False,
+    corpus: Annotated[Path | None, typer.Option(
+        "--corpus", help="Offline corpus: an index directory or a corpus JSONL "
+                         "(default: the shipped example corpus).",
+    )] = None,
+    judge_base_url: Annotated[str | None, typer.Option(
+        "--judge-base-url", help="OpenAI-compatible endpoint of an LLM judge "
+                                 "(default: CARR_JUDGE_* variables, else the deterministic judge).",
+    )] = None,
+    judge_model: Annotated[str | None, typer.Option(
+        "--judge-model", help="Judge model name on --judge-base-url.",
+    )] = None,
+    judge_api_key_env: Annotated[str, typer.Option(
+        "--judge-api-key-env", help="Environment variable holding the judge's API key.",
+    )] = "CARR_JUDGE_API_KEY",
+    max_tool_calls: Annotated[int, typer.Option(
+        "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
+    )] = 30,
+    max_context_tokens: Annotated[int | None, typer.Option(
+        "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
+    )] = None,
+    page_budget: Annotated[int, typer.Option(
+        "--page-budget", min=1, help="Characters of an opened page shown to the model.",
+    )] = 10_000,
+    alpha: Annotated[float, typer.Option(
+        "--alpha", min=0.0, max=1.0, help="Rubric weight α of the combined reward.",
+    )] = 0.3,
+    no_connectivity: Annotated[bool, typer.Option(
+        "--no-connectivity", help="Count supported rubrics even when not chained to the answer.",
+    )] = False,
+    no_citation_check: Annotated[bool, typer.Option(
+        "--no-citation-check", help="Skip judging each citing sentence against its source.",
+    )] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Stop at the first unusable task line instead of skipping it.",
+    )] = False,
+) -> None:
+    """Run the agent on every task of TASKS, score each run (outcome + CaRR) and store it.
+
+    Interrupt it at any time; the same command continues where it stopped.
+    """
+    from rich.console import Console
+
+    from carr_agent.errors import CarrError
+
+    console, err = Console(), Console(stderr=True)
+    if web and corpus is not None:
+        _fail(err, "--web and --corpus are alternatives; give one")
+    if (judge_base_url is None) != (judge_model is None):
+        _fail(err, "--judge-base-url and --judge-model go together")
+    task_set = _read_tasks(tasks, strict, err)
+    selected = list(task_set.tasks[:limit] if limit else task_set.tasks)
+    try:
+        chat_model, model_desc = _chat_model(model, base_url, api_key_env, temperature)
+        search, fetcher, corpus_desc = _backends(web, corpus)
+        judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key_env, selected)
+    except CarrError as exc:
+        _fail(err, str(exc))
+
+    from carr_agent.eval import EvalConfig, EvalRunner, ResultStore
+    from carr_agent.graph import build_agent
+    from carr_agent.rewards import CarrScorer, ScoreOptions
+
+    config = EvalConfig(
+        model=model_desc, corpus=corpus_desc, judge=judge_desc, max_tool_calls=max_tool_calls,
+        max_context_tokens=max_context_tokens, page_budget=page_budget, alpha=alpha,
+        connectivity=not no_connectivity, check_citations=not no_citation_check,
+    )
+    scorer = CarrScorer(judge, ScoreOptions(alpha=alpha, connectivity=not no_connectivity))
+
+    def agent_for(task: Any) -> Any:
+        return build_agent(
+            chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
+            max_context_tokens=max_context_tokens, page_budget=page_budget,
+            forbidden_strs=task.forbidden_strs,
+        )
+
+    try:
+        result_store = ResultStore(store)
+    except CarrError as exc:
+        _fail(err, str(exc))
+    with result_store:
+        runner = EvalRunner(agent_factory=agent_for, scorer=scorer, store=result_store,
+                            config=config, concurrency=concurrency)
+        pending = runner.pending(selected)
+        console.print(
+            f"[bold]run[/bold] {config.hash[:12]} · model {model_desc} · judge {judge_desc} · "
+            f"{len(selected)} tasks, {len(selected) - len(pending)} already done"
+            f" · store {store}", highlight=False,
+        )
+        outcome = _run_with_progress(runner, selected, len(pending), console, err, store)
+        records = result_store.records(config.hash, status=None)
+    _print_summary(console, records)
+    failed = [r for r in records if r.status == "failed"]
+    for r in failed:
+        err.print(f"[red]failed[/red] {r.task_id}: {'; '.join(r.errors)}", highlight=False)
+    console.print(f"{outcome.written} results written this time, {outcome.skipped} skipped; "
+                  f"report: carr-agent report {store} -o report.html", highlight=False)
+    if failed:
+        err.print(f"{len(failed)} runs failed; run the same command again to retry them")
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report_command(
+    store: Annotated[Path, typer.Argument(help="Results store written by `carr-agent eval`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    compare: Annotated[Path | None, typer.Option(
+        "--compare", help="A second store to compare with (e.g. C-GRPO vs GRPO policy).",
+    )] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="Config-hash prefix of the run to report (default: the latest used).",
+    )] = None,
+    compare_run: Annotated[str | None, typer.Option(
+        "--compare-run", help="Config-hash prefix of the run in the --compare store.",
+    )] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
+) -> None:
+    """Write a self-contained HTML report of STORE (optionally compared with another store)."""
+    from rich.console import Console
+
+    from carr_agent.errors import CarrError
+    from carr_agent.eval import write_report
+
+    console, err = Console(), Console(stderr=True)
+    try:
+        path = write_report(store, output, compare_store=compare, run=run, compare_run=compare_run,
+                            title=title)
+    except CarrError as exc:
+        _fail(err, str(exc))
+    console.print(f"report written to {path}", highlight=False)
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+
+def _read_tasks(path: Path, strict: bool, err: Console) -> TaskSet:
+    from carr_agent.errors import TaskFormatError
+    from carr_agent.tasks import read_tasks
+
+    try:
+        task_set = read_tasks(path, strict=strict)
+    except TaskFormatError as exc:
+        _fail(err, str(exc))
+    for problem in task_set.errors:
+        err.print(f"[yellow]skipped[/yellow] {path}: {problem}", highlight=False)
+    return task_set
+
+
+def _chat_model(name: str, base_url: str | None, api_key_env: str,
+                temperature: float) -> tuple[Any, str]:
+    """The agent's chat model and its description for the run configuration."""
+    from carr_agent.eval.config import file_sha256
+
+    if name.startswith(_SCRIPTED):
+        from carr_agent.graph.scripted import ScriptedChatModel
+
+        path = Path(name[len(_SCRIPTED):])
+        model = ScriptedChatModel.from_file(path)
+        return model, f"scripted:{path.name}:{file_sha256(path.read_bytes())}"
+    if base_url is not None:
+        from carr_agent.models import openai_chat_model
+
+        return openai_chat_model(name, base_url, os.environ.get(api_key_env)), f"{name}@{base_url}"
+    from carr_agent.models import load_local_chat_model
+
+    model = load_local_chat_model(name, temperature=temperature)
+    return model, f"local:{name}:t={temperature}:max_new={model.max_new_tokens}"
+
+
+def _backends(web: bool, corpus: Path | None) -> tuple[Any, Any, str]:
+    """Search backend, page fetcher and their description."""
+    if web:
+        from carr_agent.tools.fetch import HttpFetcher
+        from carr_agent.tools.web import DuckDuckGoSearch
+
+        return DuckDuckGoSearch(), HttpFetcher(), "web:duckduckgo"
+    from carr_agent.tools.corpus import CorpusIndex, default_corpus
+
+    if corpus is None:
+        index = default_corpus()
+    elif corpus.is_dir():
+        index = CorpusIndex.open(corpus)
+    else:
+        index = default_corpus(corpus)
+    digest = str(index.meta.get("source_sha256", ""))[:16] or index.index_dir.name
+    return index, index, f"corpus:{digest}"
+
+
+def _judge(base_url: str | None, model: str | None, key_env: str,
+           tasks: list[Any]) -> tuple[Any, str]:
+    """The judge: --judge-base-url, else CARR_JUDGE_* variables, else the deterministic judge."""
+    from carr_agent.rewards.judges import JUDGE_ENV, judge_from_env
+
+    env = dict(os.environ)
+    if base_url is not None and model is not None:
+        env.update({"CARR_JUDGE_BASE_URL": base_url, "CARR_JUDGE_MODEL": model,
+                    "CARR_JUDGE_API_KEY": os.environ.get(key_env) or "EMPTY"})
+    has_gold = all(t.entities or not t.rubrics for t in tasks)
+    judge = judge_from_env(has_gold, env=env)
+    if all(env.get(k) for k in JUDGE_ENV):
+        return judge, f"llm:{env['CARR_JUDGE_MODEL']}@{env['CARR_JUDGE_BASE_URL']}"
+    return judge, "deterministic"
+
+
+def _fail(err: Console, message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+# -- running and printing ----------------------------------------------------------------------
+
+
+def _run_with_progress(runner: Any, tasks: list[Any], pending: int, console: Console,
+                       err: Console, store: Path) -> Any:
+    """Run with a rich progress bar whose description shows the running accuracy."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    tally = {"correct": 0, "known": 0, "unknown": 0, "failed": 0}
+
+    def describe() -> str:
+        acc = f"{100 * tally['correct'] / tally['known']:.0f}%" if tally["known"] else "n/a"
+        return (f"acc {acc} ({tally['correct']}/{tally['known']}) · "
+                f"unknown {tally['unknown']} · failed {tally['failed']}")
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                  transient=False) as progress:
+        bar = progress.add_task(describe(), total=pending)
+
+        def on_result(record: EvalRecord) -> None:
+            if record.status == "failed":
+                tally["failed"] += 1
+            elif record.outcome_reward is None:
+                tally["unknown"] += 1
+            else:
+                tally["known"] += 1
+                tally["correct"] += record.outcome_reward >= 1.0
+            progress.update(bar, advance=1, description=describe())
+
+        try:
+            return runner.run(tasks, on_result=on_result)
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(f"[yellow]interrupted[/yellow]: finished results are in {store}; run the "
+                      "same command again to continue", highlight=False)
+            raise typer.Exit(130) from None
+
+
+def _print_summary(console: Console, records: list[EvalRecord]) -> None:
+    from rich.table import Table
+
+    from carr_agent.eval.metrics import SUMMARY_FIELDS, format_value, summarize
+
+    summary = summarize(records)
+    table = Table(title="evaluation summary", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for attr, label, kind in SUMMARY_FIELDS:
+        table.add_row(label, format_value(getattr(summary, attr), kind))
+    console.print(table)
+
