@@ -204,5 +204,5 @@ def rubrics(
         console.print(f"[yellow]line {number} skipped:[/yellow] {reason}")
     console.print(f"{summary.written} tasks written to {output}, {summary.already_done} already "
                   f"there, {len(summary.bad)} questions failed")
-    if summary.written == 0 and summary.bad:
+    if summary.bad and summary.written == 0 and summary.already_done == 0:
         raise typer.Exit(1)
