@@ -29,7 +29,8 @@ from carr_agent.rewards.judges.base import Judge
 from carr_agent.types import LedgerRecord, Task
 from carr_agent.urls import normalize_url
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+(?![\[(])|\n+")
+#: A sentence end: the mark, then any citations placed after it, then whitespace or line end.
+_SENTENCE_END = re.compile(r"[.!?。！？]((?:\s*\[*\[[^\[\]\n]*\]\(\S+?\)\]*)*)(?=\s|$)")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
 _LINK_LEFTOVER = re.compile(r"\[*\[([^\[\]\n]*)\]\(\s*<?\s*>?\s*\)\]*")
 
@@ -75,7 +76,7 @@ def citing_sentences(answer: str) -> list[tuple[str, list[str]]]:
     The claim is the sentence with its link markup removed; URLs are as written, distinct.
     """
     out = []
-    for sentence in _SENTENCE_END.split(answer_body(answer)):
+    for sentence in split_sentences(answer_body(answer)):
         if not sentence.strip() or _HEADING.match(sentence):
             continue
         citations = extract_citations(sentence)
@@ -90,6 +91,18 @@ def citing_sentences(answer: str) -> list[tuple[str, list[str]]]:
             urls = list(dict.fromkeys(c.url for c in citations))
             out.append((claim, urls))
     return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text``; citations right after a sentence's full stop stay with it."""
+    out = []
+    for line in text.splitlines():
+        start = 0
+        for m in _SENTENCE_END.finditer(line):
+            out.append(line[start : m.end()])
+            start = m.end()
+        out.append(line[start:])
+    return [s.strip() for s in out if s.strip()]
 
 
 async def check_citations(
@@ -144,4 +157,5 @@ __all__ = [
     "check_citations",
     "citing_sentences",
     "count_citations",
+    "split_sentences",
 ]
