@@ -18,7 +18,7 @@ from tests._carr_fixture import SAMPLE_REQUESTS, carr_agent_cmd, start_fake_judg
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARR_JUDGE")}
     env["CARR_JUDGE_CACHE"] = "off"
-    env["COLUMNS"] = "120"
+    env["COLUMNS"] = "300"
     return env
 
 
@@ -93,7 +93,7 @@ def test_killed_run_resumes_and_scores_every_line_exactly_once(tmp_path):
         lines = sorted(r["line"] for r in read(out))
         assert lines == list(range(1, 17))               # every line exactly once
         assert all(r["status"] == 200 for r in read(out))
-        assert f"{written} already in" in resumed.stderr.replace("\n", " ")
+        assert f"{written} already in" in resumed.stderr
         # only the remaining lines were judged: 3 judge calls each (entities, outcome, support)
         assert httpx.get(f"{judge_url}/stats").json()["calls"] == 3 * (16 - written)
     finally:

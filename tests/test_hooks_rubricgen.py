@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -65,15 +66,16 @@ def test_rubrics_cli_writes_valid_tasks_and_resumes(tmp_path):
         out = tmp_path / "tasks.jsonl"
         cmd = [*carr_agent_cmd(), "rubrics", str(questions), "-o", str(out), "--judge-base-url",
                f"http://127.0.0.1:{port}/v1", "--model", "fake-judge", "--attempts", "3"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        env = {**os.environ, "COLUMNS": "300"}
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
         assert proc.returncode == 0, proc.stderr
         tasks = [json.loads(line) for line in out.read_text().splitlines()]
         assert sorted(t["id"] for t in tasks) == ["a", "b"]
         for task in tasks:
             assert validate_rubrics(task["rubrics"]) and task["label"]
         assert "line 3 skipped" in proc.stderr
-        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0 and "2 already there" in again.stderr.replace("\n", " ")
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        assert again.returncode == 0 and "2 already there" in again.stderr
         assert len(out.read_text().splitlines()) == 2
     finally:
         stop(judge)
