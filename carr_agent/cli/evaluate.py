@@ -107,9 +107,9 @@ def eval_command(
     task_set = _read_tasks(tasks, strict, err)
     selected = list(task_set.tasks[:limit] if limit else task_set.tasks)
     try:
+        judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key_env, selected)
         chat_model, model_desc = _chat_model(model, base_url, api_key_env, temperature)
         search, fetcher, corpus_desc = _backends(web, corpus)
-        judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key_env, selected)
     except CarrError as exc:
         _fail(err, str(exc))
 
