@@ -86,6 +86,7 @@ def run(
 ) -> None:
     """Research QUESTION with search/open/find and print a cited answer."""
     from rich.console import Console
+    from rich.markup import escape
 
     from carr_agent.errors import CarrError
 
@@ -126,14 +127,14 @@ def run(
             if not snapshot.values:
                 _fail(err, f"no checkpointed run with thread id {resume!r} in {db}")
             inputs = None
-            console.print(f"[bold]resuming thread[/bold] {thread} "
+            console.print(f"[bold]resuming thread[/bold] {escape(thread)} "
                           f"({snapshot.values.get('tool_calls', 0)} tool calls so far)")
             if not snapshot.next:
                 console.print("that run had already finished")
         else:
             resume_hint = f" (resume with --resume {thread})" if db else ""
             console.print(f"[bold]thread[/bold] {thread}{resume_hint}")
-            console.print(f"[bold]question[/bold] {question}")
+            console.print(f"[bold]question[/bold] {escape(question or '')}", highlight=False)
 
         final = _stream(agent, inputs, config, console, err, thread, db)
         if resume is not None and not final:
@@ -146,7 +147,7 @@ def run(
         trajectory = {**trajectory_to_dict(final), "thread_id": thread}
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(trajectory, ensure_ascii=False, indent=2), encoding="utf-8")
-        console.print(f"trajectory written to {output}")
+        console.print(f"trajectory written to {output}", markup=False)
 
 
 # -- setup -------------------------------------------------------------------------------------
@@ -162,9 +163,13 @@ def _chat_model(name: str, base_url: str | None, api_key_env: str) -> BaseChatMo
         from carr_agent.models import openai_chat_model
 
         return openai_chat_model(name, base_url, os.environ.get(api_key_env))
+    from carr_agent.errors import ConfigError
     from carr_agent.models import load_local_chat_model
 
-    return load_local_chat_model(name)
+    try:
+        return load_local_chat_model(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (for a model on an OpenAI-compatible server add --base-url URL)") from exc
 
 
 def _backends(web: bool, corpus: Path | None) -> tuple[Any, Any]:
@@ -198,7 +203,9 @@ def _checkpointer(db: Path | None) -> Iterator[Any]:
 
 
 def _fail(err: Console, message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -224,7 +231,9 @@ def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, e
 
 
 def _interrupted(err: Console, why: str, thread: str, db: Path | None) -> NoReturn:
-    err.print(f"[red]run interrupted:[/red] {why}", highlight=False)
+    from rich.markup import escape
+
+    err.print(f"[red]run interrupted:[/red] {escape(why)}", highlight=False)
     if db is not None:
         err.print(f"continue it with: carr-agent run --resume {thread} --checkpoint-db {db}",
                   highlight=False)
@@ -233,23 +242,26 @@ def _interrupted(err: Console, why: str, thread: str, db: Path | None) -> NoRetu
 
 def _print_update(console: Console, node: str, update: dict[str, Any]) -> None:
     from langchain_core.messages import AIMessage, ToolMessage
+    from rich.markup import escape
 
     for message in update.get("messages", []):
         if isinstance(message, AIMessage):
             for call in message.tool_calls:
                 args = json.dumps(call["args"], ensure_ascii=False)
-                console.print(f"[cyan]→ {call['name']}[/cyan] {args}", highlight=False)
+                console.print(f"[cyan]→ {escape(call['name'])}[/cyan] {escape(args)}", highlight=False)
             for bad in message.invalid_tool_calls:
-                console.print(f"[yellow]→ malformed call[/yellow] {bad.get('name')}", highlight=False)
+                console.print(f"[yellow]→ malformed call[/yellow] {escape(str(bad.get('name')))}",
+                              highlight=False)
         elif isinstance(message, ToolMessage):
             preview = " ".join(message.text.split())[:_PREVIEW]
             style = "red" if message.status == "error" else "dim"
-            console.print(f"  [{style}]{preview}[/{style}]", highlight=False)
+            console.print(f"  [{style}]{escape(preview)}[/{style}]", highlight=False)
         elif node == "force_answer":
             console.print("[yellow]budget exhausted: asking for the final answer[/yellow]")
 
 
 def _print_answer(console: Console, state: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -268,7 +280,7 @@ def _print_answer(console: Console, state: dict[str, Any]) -> None:
             table.add_column(col, overflow="fold")
         for c in answer["citations"]:
             seen = "[green]seen[/green]" if c["seen"] else "[red]UNSEEN[/red]"
-            table.add_row(c["label"], c["url"], seen, ", ".join(c["kinds"]) or "-")
+            table.add_row(escape(c["label"]), escape(c["url"]), seen, ", ".join(c["kinds"]) or "-")
         console.print(table)
     else:
         console.print("[yellow]the answer cites no sources[/yellow]")

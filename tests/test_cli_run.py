@@ -1,0 +1,142 @@
+"""`carr-agent run` as a real subprocess: scripted model, real corpus index, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from carr_agent.tools.corpus import CorpusIndex
+from tests.graph_support import ANSWER, UFC_URL, write_corpus
+
+SCRIPT = [
+    {"tool_calls": [{"name": "search", "args": {"query": "Cyborg Holm featherweight event"}}]},
+    {"tool_calls": [{"name": "open", "args": {"id_or_url": UFC_URL}},
+                    {"name": "find", "args": {"pattern": "referee of the main event"}}]},
+    {"tool_calls": [{"name": "open", "args": {"id_or_url": "https://example.org/herb-dean"}}]},
+    ANSWER,
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli-corpus")
+    CorpusIndex.build(write_corpus(root / "docs.jsonl"), root / "index")
+    return root / "index"
+
+
+def carr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "CARR_AGENT_DATA": str(cwd / "data")}
+    return subprocess.run([sys.executable, "-m", "carr_agent.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def write_script(path: Path, turns: list) -> str:
+    path.write_text(json.dumps(turns), encoding="utf-8")
+    return f"scripted:{path}"
+
+
+def test_run_prints_steps_a_cited_answer_and_writes_the_trajectory(index: Path, tmp_path: Path) -> None:
+    model = write_script(tmp_path / "script.json", SCRIPT)
+    out = tmp_path / "runs" / "trajectory.json"
+
+    proc = carr("run", "Which event, and who refereed it?", "--model", model, "--corpus", str(index),
+                "--output", str(out), cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    stdout = proc.stdout
+    assert re.search(r"thread [0-9a-f]{12} \(resume with --resume [0-9a-f]{12}\)", stdout)
+    assert '→ search {"query": "Cyborg Holm featherweight event"}' in stdout
+    assert "[0] Title: " in stdout and "[Match 1]" in stdout  # observation previews
+    assert f"UFC 219 [1]({UFC_URL})" in stdout  # the answer, citations inline
+    assert "seen" in stdout and "UNSEEN" in stdout and "https://never-opened.example.com/page" in stdout
+    assert "unseen citations: 1" in stdout
+    data = json.loads(out.read_text())
+    assert data["question"] == "Which event, and who refereed it?"
+    assert {r["kind"] for r in data["ledger"]} == {"search", "open", "find"}
+    assert data["answer"]["unseen"] == ["https://never-opened.example.com/page"]
+    assert (tmp_path / "data" / "checkpoints.sqlite").is_file()  # checkpointed by default
+
+
+def test_an_interrupted_run_resumes_with_its_thread_id(index: Path, tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    db = tmp_path / "cp.sqlite"
+    failing = write_script(script, [*SCRIPT[:2], {"raise": "simulated model crash"}])
+
+    first = carr("run", "Which event?", "--model", failing, "--corpus", str(index),
+                 "--checkpoint-db", str(db), cwd=tmp_path)
+
+    assert first.returncode == 1
+    assert "run interrupted: ModelError: scripted failure at turn 2: simulated model crash" in first.stderr
+    thread = re.search(r"--resume ([0-9a-f]{12})", first.stderr).group(1)
+
+    fixed = write_script(script, SCRIPT)
+    out = tmp_path / "t.json"
+    second = carr("run", "--resume", thread, "--model", fixed, "--corpus", str(index),
+                  "--checkpoint-db", str(db), "--output", str(out), cwd=tmp_path)
+
+    assert second.returncode == 0, second.stderr
+    assert f"resuming thread {thread} (3 tool calls so far)" in second.stdout
+    assert "→ search" not in second.stdout  # earlier calls not redone
+    data = json.loads(out.read_text())
+    assert data["thread_id"] == thread and data["tool_calls"] == 4
+    calls = [c["name"] for m in data["messages"] if m["type"] == "ai" for c in m["data"]["tool_calls"]]
+    assert calls == ["search", "open", "find", "open"]
+
+
+def cli(*args: str, env: dict[str, str] | None = None):
+    """In-process run of the CLI (for the quick usage-error checks)."""
+    from typer.testing import CliRunner
+
+    from carr_agent.cli import _register, app
+
+    _register()
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_usage_errors_exit_2_with_a_clear_message(index: Path, tmp_path: Path) -> None:
+    no_question = cli("run", "--corpus", str(index))
+    assert no_question.exit_code == 2 and "give a QUESTION" in no_question.output
+
+    both = cli("run", "--web", "--corpus", str(index), "q")
+    assert both.exit_code == 2 and "--web and --corpus are alternatives" in both.output
+
+    missing_script = cli("run", "q", "--model", f"scripted:{tmp_path / 'nope.json'}",
+                         "--corpus", str(index))
+    assert missing_script.exit_code == 2 and "script file not found" in missing_script.output
+
+    (tmp_path / "bad.json").write_text('[{"tool_calls": [{"args": {}}]}]')
+    bad_script = cli("run", "q", "--model", f"scripted:{tmp_path / 'bad.json'}", "--corpus", str(index))
+    assert bad_script.exit_code == 2 and "script turn 0, tool call 0" in bad_script.output
+
+    unknown_model = cli("run", "q", "--model", "no-such-model", "--corpus", str(index))
+    assert unknown_model.exit_code == 2
+    assert "unknown local model 'no-such-model'" in unknown_model.output
+    assert "--base-url" in unknown_model.output
+
+    model = write_script(tmp_path / "s.json", SCRIPT)
+    unknown_thread = cli("run", "--resume", "feedbeef", "--model", model, "--corpus", str(index),
+                         "--checkpoint-db", str(tmp_path / "empty.sqlite"))
+    assert unknown_thread.exit_code == 2
+    assert "no checkpointed run with thread id 'feedbeef'" in unknown_thread.output
+
+
+def test_a_missing_local_model_prints_the_install_command(monkeypatch, index: Path, tmp_path: Path) -> None:
+    """The loader's ModelError (weights not installed) reaches the user with exit code 2."""
+    import carr_agent.models.offline as offline
+    from carr_agent.errors import ModelError
+
+    def not_installed(name: str = "qwen2.5-0.5b", **_: object):
+        raise ModelError(f"the weights of {name!r} are not installed. Install them with:  "
+                         f"carr-agent models install {name}")
+
+    monkeypatch.setattr(offline, "load_local_chat_model", not_installed)
+    result = cli("run", "q", "--corpus", str(index))
+
+    assert result.exit_code == 2
+    assert "carr-agent models install qwen2.5-0.5b" in result.output
