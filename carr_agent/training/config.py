@@ -147,6 +147,7 @@ class RolloutConfig:
         max_context_tokens: Context budget per trajectory passed to the graph (None = unlimited).
         page_budget: Characters of an opened page shown to the model.
         concurrency: Rollouts run at the same time (threads; the HF backend serialises generation).
+        system_prompt: The agent's system prompt (None: the graph's default research prompt).
         scripts: Optional JSON file of scripted completions (teacher forcing, for tests and demos):
             a list, one entry per rollout slot in a group, each a list of completion texts.
         vllm: vLLM engine settings (used when ``backend == "vllm"``).
@@ -161,6 +162,7 @@ class RolloutConfig:
     max_context_tokens: int | None = None
     page_budget: int = 2000
     concurrency: int = 1
+    system_prompt: str | None = None
     scripts: str | None = None
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
 

@@ -201,6 +201,7 @@ class RolloutRunner:
             max_context_tokens=self.config.max_context_tokens,
             page_budget=self.config.page_budget,
             forbidden_strs=tuple(task.forbidden_strs) or (task.question,),
+            system_prompt=self.config.system_prompt,
         )
         capture = LastCallCapture()
         run_config = {

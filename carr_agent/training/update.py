@@ -183,7 +183,11 @@ def update_policy(
         for o, b in zip(old, batches, strict=True)
     ]
     per_mini = math.ceil(len(batches) / optim_config.mini_batches)
-    model.train(bool(getattr(model, "is_gradient_checkpointing", False)))
+    # Train mode only matters for gradient checkpointing (HF applies it in training mode only).
+    checkpointing = getattr(model, "is_activation_checkpointing", None)
+    if checkpointing is None:
+        checkpointing = getattr(model, "is_gradient_checkpointing", False)
+    model.train(bool(checkpointing))
     try:
         for group in _chunks(list(range(len(batches))), per_mini):
             denom = float(sum((batches[i].loss_mask * keeps[i].float()).sum() for i in group))
