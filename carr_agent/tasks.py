@@ -16,9 +16,10 @@ Two layouts are read as they are, one JSON object per line (blank lines are igno
 A line that cannot be used (invalid JSON, no label, no question, rubrics that never mention
 ``<E0>``, entity labels with gaps such as E0, E1, E3, a duplicate id) is reported with its line
 number and reason and skipped; :func:`load_tasks` raises only when nothing usable is left (or,
-with ``strict=True``, at the first report). ``aliases``, ``hops``, ``traps`` and ``gold_urls`` go
-into :attr:`Task.metadata`, where :class:`~carr_agent.rewards.DeterministicJudge` reads
-``aliases`` (a list: aliases of the label; a mapping: aliases per entity label).
+with ``strict=True``, at the first report). ``aliases``, ``hops``, ``traps``, ``gold_urls`` and
+any other key a record carries (e.g. ``source``, ``tools``) go into :attr:`Task.metadata`, where
+:class:`~carr_agent.rewards.DeterministicJudge` reads ``aliases`` (a list: aliases of the label;
+a mapping: aliases per entity label) and ``entity_aliases``.
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ from carr_agent.types import Task
 
 logger = logging.getLogger(__name__)
 
-#: Keys of this project's format that are kept in ``Task.metadata``.
+#: Keys of this project's format that are kept in ``Task.metadata`` (with any other extra key).
 METADATA_KEYS = ("aliases", "hops", "traps", "gold_urls")
 _PROMPT_KEYS = ("input_messages", "prompt", "messages")
 _QUESTION_KEYS = ("question", "problem")
 _LABEL_KEYS = ("label", "answer")
+#: Keys that become Task fields; every other key of a record is kept in ``Task.metadata``.
+_CONSUMED = frozenset({"id", "question", "problem", "label", "answer", "rubrics", "entities",
+                       "metadata", "input_messages", "prompt", "messages"})
 _ENTITY_RE = re.compile(r"<(E\d+)>")
 _ENTITY_KEY = re.compile(r"E\d+")
 
@@ -189,13 +193,11 @@ def task_from_record(record: Mapping[str, Any]) -> Task:
     if entities is not None:
         _check_entity_keys(entities, rubrics)
     task_id = _task_id(record, question)
-    metadata: dict[str, object] = {k: record[k] for k in METADATA_KEYS if k in record}
+    metadata: dict[str, object] = {k: v for k, v in record.items() if k not in _CONSUMED}
     if isinstance(meta, Mapping):
         extra = {k: v for k, v in meta.items() if k != "remote_env_info"}
         if extra:
             metadata["source_metadata"] = extra
-    if "source" in record:
-        metadata.setdefault("source", record["source"])
     return Task(
         id=task_id,
         question=question,

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from typing import Any
 
 from carr_agent.errors import CarrError
 from carr_agent.types import Task
@@ -44,19 +46,15 @@ TASK = Task(
 
 async def research(model_name: str, base_url: str | None, max_tool_calls: int) -> None:
     """Run the agent over the web on :data:`TASK` and print the score breakdown."""
+    from carr_agent.eval.citecheck import count_citations
+    from carr_agent.eval.runner import final_answer_text, tool_call_counts
+    from carr_agent.graph import build_agent
     from carr_agent.rewards import CarrScorer
     from carr_agent.rewards.judges import judge_from_env
     from carr_agent.tools.fetch import HttpFetcher
     from carr_agent.tools.web import DuckDuckGoSearch
 
-    sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    from offline_research_task import chat_model  # the same model options as the offline example
-
-    from carr_agent.eval.citecheck import count_citations
-    from carr_agent.eval.runner import final_answer_text, tool_call_counts
-    from carr_agent.graph import build_agent
-
-    agent = build_agent(chat_model(model_name, base_url), search=DuckDuckGoSearch(),
+    agent = build_agent(_chat_model(model_name, base_url), search=DuckDuckGoSearch(),
                         fetcher=HttpFetcher(), max_tool_calls=max_tool_calls,
                         forbidden_strs=TASK.forbidden_strs)
     print(f"question: {TASK.question}\n")
@@ -75,6 +73,16 @@ async def research(model_name: str, base_url: str | None, max_tool_calls: int) -
           f"calls, {len(ledger)} ledger records")
     for error in result.errors:
         print(f"judge error: {error}")
+
+
+def _chat_model(name: str, base_url: str | None) -> Any:
+    if base_url:
+        from carr_agent.models import openai_chat_model
+
+        return openai_chat_model(name, base_url, os.environ.get("OPENAI_API_KEY"))
+    from carr_agent.models import load_local_chat_model
+
+    return load_local_chat_model(name, temperature=0.0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,9 +66,10 @@ def eval_command(
     judge_model: Annotated[str | None, typer.Option(
         "--judge-model", help="Judge model name on --judge-base-url.",
     )] = None,
-    judge_api_key_env: Annotated[str, typer.Option(
-        "--judge-api-key-env", help="Environment variable holding the judge's API key.",
-    )] = "CARR_JUDGE_API_KEY",
+    judge_api_key: Annotated[str | None, typer.Option(
+        "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
+        help="Judge API key (prefer the env variable; local servers: any string).",
+    )] = None,
     max_tool_calls: Annotated[int, typer.Option(
         "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
     )] = 30,
@@ -107,7 +108,7 @@ def eval_command(
     task_set = _read_tasks(tasks, strict, err)
     selected = list(task_set.tasks[:limit] if limit else task_set.tasks)
     try:
-        judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key_env, selected)
+        judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key, selected)
         chat_model, model_desc = _chat_model(model, base_url, api_key_env, temperature)
         search, fetcher, corpus_desc = _backends(web, corpus)
     except CarrError as exc:
@@ -245,7 +246,7 @@ def _backends(web: bool, corpus: Path | None) -> tuple[Any, Any, str]:
     return index, index, f"corpus:{digest}"
 
 
-def _judge(base_url: str | None, model: str | None, key_env: str,
+def _judge(base_url: str | None, model: str | None, api_key: str | None,
            tasks: list[Any]) -> tuple[Any, str]:
     """The judge: --judge-base-url, else CARR_JUDGE_* variables, else the deterministic judge."""
     from carr_agent.rewards.judges import JUDGE_ENV, judge_from_env
@@ -253,7 +254,7 @@ def _judge(base_url: str | None, model: str | None, key_env: str,
     env = dict(os.environ)
     if base_url is not None and model is not None:
         env.update({"CARR_JUDGE_BASE_URL": base_url, "CARR_JUDGE_MODEL": model,
-                    "CARR_JUDGE_API_KEY": os.environ.get(key_env) or "EMPTY"})
+                    "CARR_JUDGE_API_KEY": api_key or "EMPTY"})
     has_gold = all(t.entities or not t.rubrics for t in tasks)
     judge = judge_from_env(has_gold, env=env)
     if all(env.get(k) for k in JUDGE_ENV):
