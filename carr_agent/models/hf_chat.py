@@ -411,7 +411,11 @@ class HFChatModel(BaseChatModel):
         logprobs: list[float] = []
         finish: Literal["stop", "length"] = "length"
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+            out = self.model(
+                input_ids=torch.tensor([prompt_ids], device=device),
+                use_cache=True,
+                logits_to_keep=1,
+            )
             for _ in range(max_new_tokens):
                 token, logprob = self._pick(out.logits[0, -1].float(), temperature, generator)
                 ids.append(token)
