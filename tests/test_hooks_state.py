@@ -200,3 +200,19 @@ async def test_reward_node_names_a_missing_task():
 def test_script_yields_fresh_messages():
     first, second = itertools.islice(script(), 2)
     assert first is not second
+
+
+async def test_add_reward_node_takes_the_task_from_state_with_a_getter():
+    from carr_agent.rewards.hooks import add_reward_node
+
+    async def answer(state):
+        return {"messages": [AIMessage(sample.UNCITED)]}
+
+    builder = StateGraph(UserState)
+    builder.add_node("answer", answer)
+    builder.set_entry_point("answer")
+    builder.set_finish_point("answer")
+    graph = add_reward_node(builder, scorer=scorer(),
+                            task_from_state=lambda state: sample_task_dict()).compile()
+    out = await graph.ainvoke({"messages": [HumanMessage(sample.PROMPT)]})
+    assert out["reward"] == pytest.approx(0.7)

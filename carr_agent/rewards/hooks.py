@@ -361,6 +361,18 @@ def add_carr_reward(
     return builder
 
 
+def add_reward_node(
+    builder: StateGraph,
+    *,
+    scorer: CarrScorer,
+    task_from_state: TaskGetter | None = None,
+    **kwargs: Any,
+) -> StateGraph:
+    """:func:`add_carr_reward` under the name used in ``interfaces.md`` (``task_from_state`` is
+    ``task_getter``)."""
+    return add_carr_reward(builder, scorer=scorer, task_getter=task_from_state, **kwargs)
+
+
 def _redirect_end(builder: StateGraph, target: str, end: str) -> int:
     from langchain_core.runnables import RunnableLambda
 
@@ -397,6 +409,7 @@ __all__ = [
     "TOOL_ALIASES",
     "CarrRewardState",
     "add_carr_reward",
+    "add_reward_node",
     "ascore_state",
     "breakdown",
     "carr_reward_node",

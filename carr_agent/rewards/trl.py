@@ -197,4 +197,7 @@ def _log(log_metric: Callable[[str, float], None], results: Sequence[RewardResul
     log_metric("carr/unknown_rate", sum(r.reward is None for r in results) / max(len(results), 1))
 
 
-__all__ = ["answer_and_evidence", "make_carr_reward_func", "task_for"]
+#: The name used in ``interfaces.md``.
+carr_reward_func = make_carr_reward_func
+
+__all__ = ["answer_and_evidence", "carr_reward_func", "make_carr_reward_func", "task_for"]
