@@ -98,3 +98,33 @@ def test_server_options_are_validated():
         ServerOptions(concurrency=0)
     with pytest.raises(ConfigError):
         ServerOptions(judge="oracle")  # type: ignore[arg-type]
+
+
+def _mutations(obj, path=()):
+    """Every (path, replacement) that swaps one JSON value of the request for an odd one."""
+    odd = [None, 1, 2.5, True, [], {}, "x", [1], [{"a": 1}], {"tool_call_id": "tc-1"}]
+    if path:
+        for value in odd:
+            yield path, value
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _mutations(value, (*path, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from _mutations(value, (*path, i))
+
+
+async def test_no_single_odd_value_anywhere_in_a_request_causes_a_server_error():
+    service = RewardService(None)
+    original = body()
+    statuses = set()
+    for path, value in _mutations(original):
+        mutated = copy.deepcopy(original)
+        target = mutated
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+        status, out = await service.evaluate(mutated)   # must not raise
+        assert status in (200, 400, 422), (path, value, out)
+        statuses.add(status)
+    assert statuses == {200, 422}

@@ -120,6 +120,7 @@ def parse_request(body: Any) -> EvaluateRequest:
         if not isinstance(message, Mapping):
             raise RequestError(f"history[{index}] must be an object, got {_json_type(message)}",
                                key=f"history[{index}]")
+        _check_tool_output_ids(index, message)
     label = body["label"]
     if isinstance(label, (int, float)) and not isinstance(label, bool):
         label = str(label)
@@ -234,6 +235,21 @@ def request_key(body: Mapping[str, Any]) -> str:
     """A content hash of a request: identical retries map to the same key (key order ignored)."""
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _check_tool_output_ids(index: int, message: Mapping[str, Any]) -> None:
+    """Tool outputs' ``tool_call_id`` must be a string (or absent): anything else cannot refer to a
+    call and would otherwise reach the history parser as an unhashable key."""
+    if message.get("role") != "tool" or not isinstance(message.get("content"), list):
+        return
+    for item_no, item in enumerate(message["content"]):
+        call_id = item.get("tool_call_id") if isinstance(item, Mapping) else None
+        if call_id is not None and not isinstance(call_id, str):
+            raise RequestError(
+                f"history[{index}].content[{item_no}].tool_call_id must be a string, got "
+                f"{_json_type(call_id)}",
+                key=f"history[{index}].content[{item_no}].tool_call_id",
+            )
 
 
 def _string_list(info: Mapping[str, Any], key: str, *, required: bool) -> list[str]:
