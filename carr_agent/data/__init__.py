@@ -38,8 +38,8 @@ def _data_file(name: str) -> Path:
 
 
 def example_corpus_path() -> Path:
-    """The shipped corpus: gzipped JSONL lines ``{"url", "title", "text", "date"}``."""
-    return _data_file("corpus.jsonl.gz")
+    """The shipped corpus: JSONL lines ``{"url", "title", "text", "date"}``."""
+    return _data_file("corpus.jsonl")
 
 
 def example_tasks_path(split: Literal["all", "dev"] = "all") -> Path:
@@ -51,7 +51,7 @@ def example_tasks_path(split: Literal["all", "dev"] = "all") -> Path:
     raise DataError(f"unknown task split {split!r}; expected 'all' or 'dev'")
 
 
-def _open_text(path: Path):  # noqa: ANN202 - a text stream
+def _open_text(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return path.open(encoding="utf-8")

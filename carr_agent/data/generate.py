@@ -5,15 +5,15 @@ Run once after changing the generator (the output is committed)::
     python -m carr_agent.data.generate            # writes carr_agent/data/valdoria/
     python -m carr_agent.data.generate --out DIR  # somewhere else, e.g. to compare
 
-The output is a pure function of the seed: the same seed gives byte-identical ``tasks*.jsonl``
-and an identical uncompressed corpus (the gzip stream is written with a zero timestamp, so it is
-identical too where zlib is the same build). ``manifest.json`` records counts and hashes.
+The output is a pure function of the seed: the same seed gives byte-identical files.
+``manifest.json`` records counts and hashes. The corpus is plain JSONL (about 3 MB) so that
+every corpus reader, the tantivy indexer included, takes it as it is; :func:`iter_corpus` in
+:mod:`carr_agent.data` also reads ``.jsonl.gz``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import logging
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20260123
 MAIN_TASKS = 96
-CORPUS_FILE = "corpus.jsonl.gz"
+CORPUS_FILE = "corpus.jsonl"
 TASKS_FILE = "tasks.jsonl"
 DEV_TASKS_FILE = "tasks-dev.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -109,7 +109,7 @@ def write(ds: Dataset, out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, Any
     """Write the files and the manifest; returns the manifest."""
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = _jsonl(ds.corpus)
-    (out_dir / CORPUS_FILE).write_bytes(gzip.compress(corpus, compresslevel=9, mtime=0))
+    (out_dir / CORPUS_FILE).write_bytes(corpus)
     tasks, dev = _jsonl(ds.tasks), _jsonl(ds.dev_tasks)
     (out_dir / TASKS_FILE).write_bytes(tasks)
     (out_dir / DEV_TASKS_FILE).write_bytes(dev)
@@ -121,7 +121,7 @@ def write(ds: Dataset, out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, Any
         "dev_tasks": len(ds.dev_tasks),
         "hops": dict(sorted(Counter(str(t["hops"]) for t in ds.tasks).items())),
         "traps": dict(sorted(Counter(x for t in ds.tasks for x in t["traps"]).items())),
-        "sha256": {"corpus.jsonl": hashlib.sha256(corpus).hexdigest(),
+        "sha256": {CORPUS_FILE: hashlib.sha256(corpus).hexdigest(),
                    TASKS_FILE: hashlib.sha256(tasks).hexdigest(),
                    DEV_TASKS_FILE: hashlib.sha256(dev).hexdigest()},
     }

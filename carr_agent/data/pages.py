@@ -14,14 +14,15 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from carr_agent.data.names import GIVEN_FEMALE, GIVEN_MALE
 from carr_agent.data.world import DEMONYM, REGION, Entity, World
 
 WIKI = "https://valdopedia.example/wiki/"
 NEWS = "https://valdoria-herald.example/"
 BLOGS = ("https://riverwalker.example/blog/", "https://notes-from-orsa.example/posts/")
 FORUM = "https://quizhall.example/forum/t/"
-MONTHS = ("January February March April May June July August September October November "
-          "December").split()
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Doc:
     date: str
     keys: set[str] = field(default_factory=set)
     kind: str = "wiki"  # wiki | news | blog | forum | blog_wrong | forum_leak
+    owner: str | None = None  # the entity an encyclopedia article is about
 
     def line(self) -> dict[str, str]:
         return {"url": self.url, "title": self.title, "text": self.text, "date": self.date}
@@ -64,8 +66,8 @@ class _Ctx:
     def day(self, year: int) -> str:
         return f"{year}-{self.rng.randint(1, 12):02d}-{self.rng.randint(1, 28):02d}"
 
-    def fill(self, pool: tuple[str, ...], k: int, **kw: str) -> list[str]:
-        return [s.format(**kw) for s in self.rng.sample(pool, min(k, len(pool)))]
+    def fill(self, pool: tuple[str, ...], count: int, /, **kw: str) -> list[str]:
+        return [s.format(**kw) for s in self.rng.sample(pool, min(count, len(pool)))]
 
 
 def _pron(p: Entity) -> dict[str, str]:
@@ -86,7 +88,8 @@ def _join(names: list[str]) -> str:
 
 
 def _art(word: str) -> str:
-    return ("an " if word[0].lower() in "aeiou" else "a ") + word
+    vowel = word[0].lower() in "aeiou" and not word.lower().startswith(("uni", "eu"))
+    return ("an " if vowel else "a ") + word
 
 
 # -- filler pools ------------------------------------------------------------------------------
@@ -170,6 +173,124 @@ _WATER_FILL = (
     "Small boats and canoes use it in summer; larger vessels cannot navigate it.",
 )
 
+_JOBS = ("miller", "schoolteacher", "carpenter", "pharmacist", "railway clerk", "glassblower",
+         "innkeeper", "bookbinder", "ferryman", "watchmaker", "tailor", "notary", "organist",
+         "forester", "stonemason", "baker")
+_EARLY = (
+    "{He} was the {nth} of {k} children of a {job} and a {job2}.",
+    "{His} father was a {job}, and {his} mother ran a small shop near the river.",
+    "{He} grew up in modest circumstances; {his} parents were a {job} and a {job2}.",
+    "As a child {he} sang in the parish choir and spent summers on an uncle's farm.",
+    "{He} showed an early talent that a local {job} encouraged with lessons and books.",
+    "The family moved several times during {his} childhood before settling in {prov}.",
+    "{His} childhood was marked by the death of {his} mother when {he} was nine.",
+)
+_LEGACY = (
+    "A street in {town} bears {his} name.",
+    "A plaque marks the house in {town} where {he} spent {his} early years.",
+    "{His} papers are kept in the provincial archive of {prov}.",
+    "A biography of {him} appeared in {year2}, renewing interest in {his} work.",
+    "{His} reputation declined after {his} death but has recovered in recent decades.",
+    "Exhibitions and conferences marked the centenary of {his} birth.",
+    "Schoolchildren in {prov} still learn about {him} as part of local history lessons.",
+)
+_LIVING = (
+    "{He} lives with {his} family on the outskirts of {town}.",
+    "{He} regularly gives talks at schools across {prov}.",
+    "{He} has been interviewed many times on {DEMONYM} radio about {his} work.",
+    "{He} serves on the board of a regional cultural foundation.",
+    "In interviews {he} has spoken of the influence of the landscape of {prov}.",
+)
+_TOWN_HISTORY = (
+    "In the {c1} century the town received market rights and built a stone wall, parts of which survive.",
+    "A great fire in {y1} destroyed much of the old centre, which was rebuilt in stone.",
+    "During the {c2} century the town grew quickly as {trade} brought new workers from the countryside.",
+    "The town suffered badly in the flood years of the {d1}s, after which the embankments were raised.",
+    "A bridge over the river, first mentioned in {y1}, made the town an important crossing point.",
+    "The railway station opened in {y2}, linking the town with the provincial capital.",
+    "Much of the nineteenth-century town hall and guild houses survive around the central square.",
+)
+_COMPOSITION = (
+    "The work is in {k} movements and lasts about {m} minutes in performance.",
+    "It is scored for {ens}, with a prominent part for the {instr}.",
+    "The opening movement is built on a folk melody from the province of {prov}.",
+    "The slow movement, marked Andante tranquillo, is often performed on its own.",
+    "The finale combines a dance rhythm with a chorale-like theme in the brass.",
+    "The manuscript score is dedicated to a friend of the composer.",
+)
+_ENSEMBLES = ("full orchestra", "string orchestra", "chamber orchestra", "small orchestra with harp",
+              "piano and strings", "wind ensemble")
+_INSTRUMENTS = ("clarinet", "cello", "oboe", "horn", "viola", "piano", "harp", "flute")
+_PAINTING = (
+    "The canvas measures {a} by {b} centimetres.",
+    "It shows a {scene} under a low, overcast sky.",
+    "The painting was exhibited at the provincial salon the year after it was finished.",
+    "Technical studies have found an earlier composition beneath the visible paint layer.",
+    "The picture is noted for its muted palette and careful handling of light.",
+)
+_SCENES = ("river landing", "winter market", "harvest field", "ferry crossing", "mill pond",
+           "quiet street", "boatyard", "mountain pasture", "family at table")
+_NOVEL = (
+    "The story follows {hero}, a young {job} who returns to {town} after many years away.",
+    "It is told in the first person and spans three generations of one family.",
+    "The book was a modest success on publication and has been reprinted several times.",
+    "A stage adaptation was produced in {year2}.",
+    "Critics praised its portrait of small-town life and its dry humour.",
+)
+_BRIDGE = (
+    "The bridge has {k} spans and a total length of {L} metres.",
+    "It is built of {mat} and carries a road and two footpaths.",
+    "It replaced an older wooden crossing that had been damaged by ice.",
+    "The bridge was restored and strengthened in {year2}.",
+)
+_MATERIALS = ("reinforced concrete", "steel", "dressed stone", "brick and stone", "steel and concrete")
+_BUILDING = (
+    "The building is in a restrained {style} style, with a tall central hall.",
+    "Its facade is faced with local {stone}.",
+    "It was restored in {year2} and remains in public use.",
+    "The interior retains much of its original woodwork and tiled floors.",
+)
+_STYLES = ("neoclassical", "art nouveau", "modernist", "historicist", "functionalist")
+_STONES = ("limestone", "sandstone", "granite", "red brick")
+_INSTITUTION = (
+    "It moved into its present building in {year2}.",
+    "Today it has about {n} {members}.",
+    "It receives funding from the province of {prov} and from private donors.",
+    "Its archive holds letters, photographs and records dating back to its foundation.",
+    "The {sub} celebrated its centenary with a series of public events.",
+    "It runs an outreach programme for schools across the province.",
+)
+_LAKE_FILL = (
+    "The shores are lined with reed beds that shelter nesting grebes and herons.",
+    "A passenger boat crosses the lake several times a day in summer.",
+    "In cold winters the lake freezes over and is used for skating.",
+    "Several villages on its shores depend on fishing and tourism.",
+    "The water is clear enough for divers to see the old stone jetties on the bottom.",
+)
+_MOUNTAIN_FILL = (
+    "The mountain is built largely of limestone, with deep gullies on its northern face.",
+    "Chamois and marmots are common on the upper slopes.",
+    "It is a popular destination for ski touring in late winter.",
+    "On clear days the view from the summit reaches across the whole province.",
+)
+
+
+_FORM_DESC = {"variations": "set of orchestral variations", "quartet": "string quartet",
+              "elegy": "elegy for strings", "concerto": "concerto for violin and orchestra",
+              "cantata": "cantata for choir and orchestra", "sonata": "sonata for piano",
+              "nocturne": "nocturne for small orchestra", "ballade": "ballade for piano",
+              "fantasia": "fantasia for orchestra"}
+
+
+def _century(year: int) -> str:
+    n = year // 100 + 1
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _the(x: Entity) -> str:
+    """A work's name as used in running text ("the Ember Suite", but "Green Orchid")."""
+    return f"the {x.name}" if x.sub in ("composition", "bridge", "building") else x.name
+
 
 # -- encyclopedia ------------------------------------------------------------------------------
 
@@ -184,19 +305,22 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
     works = [w[k] for k in a["works"]]
     known = ""
     if works:
-        known = f", best known for the {works[0].name}" if works[0].sub == "composition" else \
-            f", best known for {works[0].name}"
+        known = f", best known for {_the(works[0])}"
     elif a.get("sport"):
         known = f" who competed in {a['sport']}"
     lead = c.pick(
         f"{p.name} ({_life(p)}) {was} a {DEMONYM} {prof}{known}. {pr['He']} was born in {town.name}, "
         f"a town in the province of {prov}, in {a['birth_year']}.",
-        f"{p.name} ({_life(p)}) {was} a {prof} from {REGION}{known}. Born in {town.name} in "
+        f"{p.name} ({_life(p)}) {was} {_art(prof)} from {REGION}{known}. Born in {town.name} in "
         f"{a['birth_year']}, {pr['he']} grew up in the province of {prov}.",
         f"{p.name} {was} a {DEMONYM} {prof}{known}. {pr['He']} was born in {a['birth_year']} in "
         f"the town of {town.name}, in the province of {prov}.",
     )
     paras = [lead]
+    nth = c.pick("eldest", "second", "third", "youngest")
+    early = c.fill(_EARLY, 2, job=c.pick(*_JOBS), job2=c.pick(*_JOBS), nth=nth,
+                   k=str(c.rng.randint(3, 8)), prov=prov, **pr)
+    paras.append(" ".join(early))
     career: list[str] = []
     if a["studied_at"]:
         inst = w[a["studied_at"]]
@@ -215,7 +339,7 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
         keys.add(t.key)
         career.append(f"{pr['He']} studied under {t.name} privately.")
     if works:
-        items = [f"{wk.name} ({wk.attrs['year']})" for wk in works]
+        items = [f"{_the(wk)} ({wk.attrs['year']})" for wk in works]
         keys.update(wk.key for wk in works)
         verb = {"composition": "composed", "painting": "painted", "novel": "wrote",
                 "bridge": "designed", "building": "designed"}[works[0].sub]
@@ -242,7 +366,7 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
         keys.add(inst.key)
         career.append(f"In {inst.attrs['founded'] if inst.kind == 'institution' else inst.attrs['year']} "
                       f"{pr['he']} founded the {inst.name}.")
-    career += c.fill(_PERSON_FILL[prof], 2, REGION=REGION, DEMONYM=DEMONYM, prov=prov, **pr)
+    career += c.fill(_PERSON_FILL[prof], 3, REGION=REGION, DEMONYM=DEMONYM, prov=prov, **pr)
     paras.append(" ".join(career))
     later: list[str] = []
     for ak, year in a["awards"]:
@@ -260,11 +384,11 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
         later.append(c.pick(f"{pr['He']} died in {a['death_year']}.",
                             f"{p.attrs['surname']} died in {a['death_year']} at the age of "
                             f"{a['death_year'] - a['birth_year']}."))
-    if a["twin"]:
-        tw = w[a["twin"]]
-        keys.add(tw.key)
-        later.append(f"{pr['He']} is not to be confused with {tw.name}, a {tw.sub} born in "
-                     f"{tw.attrs['birth_year']}.")
+    if a["death_year"]:
+        later += c.fill(_LEGACY, 2, town=town.name, prov=prov,
+                        year2=str(min(2024, a["death_year"] + c.rng.randint(5, 40))), **pr)
+    else:
+        later += c.fill(_LIVING, 2, town=town.name, prov=prov, DEMONYM=DEMONYM, **pr)
     if later:
         paras.append(" ".join(later))
     return Doc(wiki_url(p.name), p.name, "\n\n".join(paras), c.date(), keys)
@@ -288,9 +412,13 @@ def town_page(c: _Ctx, t: Entity) -> Doc:
                    f"Records show that {t.name} was founded in {a['founded']} around a river crossing.")]
     if "population of" not in lead:
         hist.append(f"At the last census the town had a population of {a['population']:,}.")
-    hist += c.fill(_TOWN_FILL, 3, trade=c.pick(*_TRADES), crop=c.pick(*_CROPS),
-                   weekday=c.pick(*_WEEKDAYS))
+    f = a["founded"]
+    hist += c.fill(_TOWN_HISTORY, 3, c1=_century(f + 100), c2=_century(max(f + 200, 1850)),
+                   y1=str(c.rng.randint(min(f + 50, 1890), 1890)), y2=str(c.rng.randint(1850, 1910)),
+                   d1=str(c.rng.randint(185, 196) * 10), trade=c.pick(*_TRADES))
     paras.append(" ".join(hist))
+    paras.append(" ".join(c.fill(_TOWN_FILL, 4, trade=c.pick(*_TRADES), crop=c.pick(*_CROPS),
+                                 weekday=c.pick(*_WEEKDAYS))))
     civic: list[str] = []
     if a["mayor"]:
         m = w[a["mayor"]]
@@ -303,18 +431,13 @@ def town_page(c: _Ctx, t: Entity) -> Doc:
     works = [w[k] for k in a["works"]]
     if works:
         keys.update(x.key for x in works)
-        civic.append(f"Landmarks include {_join(['the ' + x.name for x in works[:4]])}.")
+        civic.append(f"Landmarks include {_join([_the(x) for x in works[:4]])}.")
     people = [w[k] for k in a["people"]]
     if people:
         shown = c.rng.sample(people, min(6, len(people)))
         keys.update(p.key for p in shown)
         civic.append("People born in the town include "
                      + _join([f"{p.name} ({p.sub})" for p in shown]) + ".")
-    if a["twin"]:
-        tw = w[a["twin"]]
-        keys.add(tw.key)
-        civic.append(f"{t.name} should not be confused with {tw.name}, a town on the "
-                     f"{w[tw.attrs['river']].name}.")
     if civic:
         paras.append(" ".join(civic))
     return Doc(wiki_url(t.name), t.name, "\n\n".join(paras), c.date(), keys)
@@ -343,7 +466,7 @@ def river_page(c: _Ctx, r: Entity) -> Doc:
     if tribs:
         keys.update(t.key for t in tribs)
         body.append(f"Its tributaries include the {_join([t.name for t in tribs])}.")
-    body += c.fill(_WATER_FILL, 2)
+    body += c.fill(_WATER_FILL, 3)
     paras.append(" ".join(body))
     return Doc(wiki_url(r.name), r.name, "\n\n".join(paras), c.date(), keys)
 
@@ -370,7 +493,7 @@ def lake_page(c: _Ctx, lake: Entity) -> Doc:
     if inflows:
         keys.update(r.key for r in inflows)
         body.append(f"Rivers that flow into the lake include the {_join([r.name for r in inflows])}.")
-    body += c.fill(_WATER_FILL, 2)
+    body += c.fill(_LAKE_FILL, 3)
     paras.append(" ".join(body))
     return Doc(wiki_url(lake.name), lake.name, "\n\n".join(paras), c.date(), keys)
 
@@ -398,6 +521,7 @@ def mountain_page(c: _Ctx, m: Entity) -> Doc:
                        "summer pastures.", "A mountain hut below the summit is open from June to "
                        "September."))
     paras.append(" ".join(body))
+    paras.append(" ".join(c.fill(_MOUNTAIN_FILL, 2)))
     return Doc(wiki_url(m.name), m.name, "\n\n".join(paras), c.date(), keys)
 
 
@@ -441,10 +565,14 @@ def institution_page(c: _Ctx, i: Entity) -> Doc:
             body.append(f"People who studied at the {i.sub} include {_join([p.name for p in alumni])}.")
     body.append(c.pick(
         f"Its main building stands near the centre of {town.name}.",
-        "It is funded partly by the province and partly by private donations.",
-        f"The {i.sub} moved to its present premises in the twentieth century.",
         "It publishes an annual report and holds open days each spring."))
     paras.append(" ".join(body))
+    members = {"university": "students", "conservatory": "students", "art academy": "students",
+               "museum": "objects in its collection", "orchestra": "musicians",
+               "sports club": "members", "theatre": "employees"}[i.sub]
+    paras.append(" ".join(c.fill(
+        _INSTITUTION, 3, year2=str(c.rng.randint(a["founded"] + 10, 2015)),
+        n=f"{c.rng.randint(40, 9000):,}", members=members, prov=town.attrs["province"], sub=i.sub)))
     return Doc(wiki_url(i.name), i.name, "\n\n".join(paras), c.date(), keys)
 
 
@@ -455,7 +583,7 @@ def work_page(c: _Ctx, x: Entity) -> Doc:
     paras: list[str] = []
     if x.sub == "composition":
         paras.append(c.pick(
-            f"The {x.name} is {_art(a['form'])} by the {DEMONYM} composer {p.name}, composed in "
+            f"The {x.name} is {_art(_FORM_DESC.get(a['form'], a['form']))} by the {DEMONYM} composer {p.name}, composed in "
             f"{a['year']}.",
             f"The {x.name} is a work for orchestra that {p.name} composed in {a['year']}."))
         if x.key == w.demo.get("work"):
@@ -494,6 +622,22 @@ def work_page(c: _Ctx, x: Entity) -> Doc:
         keys.add(t.key)
         paras.append(f"The {x.name} is a building located in {t.name}, {REGION}, completed in "
                      f"{a['year']}. The architect {p.name} designed it.")
+    y2 = str(min(2024, a["year"] + c.rng.randint(10, 80)))
+    prov = w[p.attrs["birth_town"]].attrs["province"]
+    detail = {
+        "composition": lambda: c.fill(_COMPOSITION, 3, k=str(c.rng.randint(2, 5)),
+                                      m=str(c.rng.randint(9, 48)), ens=c.pick(*_ENSEMBLES),
+                                      instr=c.pick(*_INSTRUMENTS), prov=prov),
+        "painting": lambda: c.fill(_PAINTING, 3, a=str(c.rng.randint(30, 220)),
+                                   b=str(c.rng.randint(30, 220)), scene=c.pick(*_SCENES)),
+        "novel": lambda: c.fill(_NOVEL, 3, hero=c.pick(*(GIVEN_MALE + GIVEN_FEMALE)),
+                                job=c.pick(*_JOBS), town=w[p.attrs["birth_town"]].name, year2=y2),
+        "bridge": lambda: c.fill(_BRIDGE, 3, k=str(c.rng.randint(1, 9)),
+                                 L=str(c.rng.randint(24, 640)), mat=c.pick(*_MATERIALS), year2=y2),
+        "building": lambda: c.fill(_BUILDING, 3, style=c.pick(*_STYLES), stone=c.pick(*_STONES),
+                                   year2=y2),
+    }[x.sub]()
+    paras.insert(1, " ".join(detail))
     paras.append(c.pick(
         "The work has been the subject of several studies and exhibitions.",
         "It is regarded as one of the most characteristic works of its period in the region.",
@@ -512,9 +656,13 @@ def event_page(c: _Ctx, e: Entity) -> Doc:
         keys.add(win.key)
         paras.append(f"The {e.name} were held in {town.name} in {c.pick(*MONTHS)} {a['year']}. "
                      f"{win.name} won the title, the main event of the {a['sport']} programme.")
-        paras.append(c.pick("Heavy rain affected the later rounds.",
-                            "A record number of competitors took part.",
-                            "The event was broadcast live on national television."))
+        paras.append(" ".join(c.fill((
+            "Heavy rain affected the later rounds.",
+            f"Competitors from {c.rng.randint(12, 60)} clubs took part.",
+            "The event was broadcast live on national television.",
+            f"The organisers in {town.name} reported record ticket sales.",
+            "Several national records were set during the week.",
+            "The previous year's champion withdrew with an injury before the final."), 3)))
     elif e.sub == "festival":
         by = ""
         if a["founder"]:
@@ -523,9 +671,13 @@ def event_page(c: _Ctx, e: Entity) -> Doc:
             by = f" by {f.name}"
         paras.append(f"The {e.name} is an annual festival held in {town.name}, {REGION}. It was "
                      f"founded in {a['year']}{by}.")
-        paras.append(c.pick("It takes place each year in late summer.",
-                            "Concerts and readings are held in churches and courtyards.",
-                            "Attendance has grown to several thousand visitors."))
+        paras.append(" ".join(c.fill((
+            "It takes place each year in late summer.",
+            "Concerts and readings are held in churches and courtyards.",
+            f"Attendance has grown to about {c.rng.randint(2, 40)},000 visitors.",
+            "The programme mixes local performers with guests from abroad.",
+            "A children's day with free events opens each edition.",
+            "The festival was suspended for several years and revived by volunteers."), 3)))
     else:
         r = w[a["river"]]
         keys.add(r.key)
@@ -567,7 +719,9 @@ _RENDERERS: dict[str, Callable[[_Ctx, Entity], Doc]] = {
 def encyclopedia(w: World, seed: int) -> Iterator[Doc]:
     """One encyclopedia article per entity."""
     for ent in w.entities.values():
-        yield _RENDERERS[ent.kind](_Ctx(w, seed, ent.key), ent)
+        doc = _RENDERERS[ent.kind](_Ctx(w, seed, ent.key), ent)
+        doc.owner = ent.key
+        yield doc
 
 
 # -- news --------------------------------------------------------------------------------------
