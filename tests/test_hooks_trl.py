@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 
@@ -134,3 +135,31 @@ def test_grpo_trainer_runs_one_step_with_the_carr_reward(tmp_path):
     assert all(r == 0.0 for r in seen[0])
     assert any("carr_reward" in key for key in trainer.state.log_history[0])
     assert elapsed < 60
+
+
+def _mutations(obj, path=()):
+    odd = [None, 1, [], {}, "x", [1], [{"a": 1}], {"type": "image", "image": object()}]
+    if path:
+        for value in odd:
+            yield path, value
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _mutations(value, (*path, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from _mutations(value, (*path, i))
+
+
+async def test_odd_completion_shapes_give_a_reward_or_none_never_an_exception():
+    reward = make_carr_reward_func(scorer())
+    original = conversation(sample.CITED)
+    seen = set()
+    for path, value in _mutations(original):
+        mutated = copy.deepcopy(original)
+        target = mutated
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+        (result,) = await reward(["q"], [mutated], None, **columns(1))
+        seen.add(result is None)
+    assert seen == {True, False}

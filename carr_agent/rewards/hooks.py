@@ -106,9 +106,11 @@ def ledger_records_in(value: Any) -> list[LedgerRecord]:
 def _role(message: Any) -> str | None:
     if isinstance(message, Mapping):
         role = message.get("role") or message.get("type")
-        return {"ai": "assistant", "human": "user"}.get(role, role)
-    kind = getattr(message, "type", None)
-    return {"ai": "assistant", "human": "user", "AIMessageChunk": "assistant"}.get(kind, kind)
+    else:
+        role = getattr(message, "type", None)
+    if not isinstance(role, str):
+        return None
+    return {"ai": "assistant", "human": "user", "AIMessageChunk": "assistant"}.get(role, role)
 
 
 def _text(content: Any) -> str | None:
@@ -125,8 +127,10 @@ def _text(content: Any) -> str | None:
 def _tool_calls(message: Any) -> list[dict[str, Any]]:
     """A message's tool calls as ``{"id", "name", "args"}`` (langchain, OpenAI or TRL shape)."""
     raw = message.get("tool_calls") if isinstance(message, Mapping) else getattr(message, "tool_calls", None)
-    calls = []
-    for call in raw or []:
+    calls: list[dict[str, Any]] = []
+    if not isinstance(raw, (list, tuple)):
+        return calls
+    for call in raw:
         if not isinstance(call, Mapping):
             continue
         function = call.get("function") if isinstance(call.get("function"), Mapping) else None
@@ -175,7 +179,7 @@ def messages_to_history(messages: Sequence[Any]) -> list[dict[str, Any]]:
                 args = call["args"]
                 pending.append((call_id, name))
                 calls.append({"tool_call_id": call_id, "name": TOOL_ALIASES.get(name, name),
-                              "arguments": args if isinstance(args, str) else json.dumps(args)})
+                              "arguments": args if isinstance(args, str) else json.dumps(args, default=str)})
             if calls:
                 entry["tool_calls"] = calls
             history.append(entry)
@@ -189,7 +193,7 @@ def messages_to_history(messages: Sequence[Any]) -> list[dict[str, Any]]:
             pending = [p for p in pending if p[0] != call_id]
             output = _text(content)
             if output is None:
-                output = json.dumps(content) if not isinstance(content, str) else content
+                output = json.dumps(content, default=str) if not isinstance(content, str) else content
             history.append({"role": "tool", "content": [{"tool_call_id": call_id, "output": output}]})
     return history
 
