@@ -90,8 +90,8 @@ class DataConfig:
         tasks: A task file (this project's JSONL or the CaRR-DeepDive layout), or
             ``"example:dev"`` / ``"example:all"`` for the shipped example tasks.
         corpus: A corpus JSONL for the offline search/open/find tools, or ``"example"``.
-        index_dir: Where the corpus index is built (default ``<output_dir>/corpus_index``); an
-            existing index there is reused.
+        index_dir: Where the corpus index is built; an existing index there is reused. Default:
+            the shared cached index of the corpus file (built once per machine).
         questions_per_step: Questions per C-GRPO step (the paper uses 16).
         shuffle: Shuffle the task order each epoch (seeded by ``seed``; the cursor is checkpointed).
         limit: Use only the first N tasks (0 = all).

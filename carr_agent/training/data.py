@@ -82,9 +82,14 @@ def resolve_tasks(spec: str, *, limit: int = 0) -> list[Task]:
     return tasks[:limit] if limit else tasks
 
 
-def open_corpus(spec: str, index_dir: Path) -> Any:
-    """Build (or reopen) the corpus index ``data.corpus`` at ``index_dir``."""
-    from carr_agent.tools.corpus import CorpusIndex
+def open_corpus(spec: str, index_dir: Path | None) -> Any:
+    """Open the search/fetch backend of ``data.corpus`` (a JSONL file or ``"example"``).
+
+    Without ``index_dir`` the index is the shared cached one of that file
+    (:func:`carr_agent.tools.corpus.default_corpus`: built once per machine, keyed by the file's
+    sha256); with it, an index there is reused or built.
+    """
+    from carr_agent.tools.corpus import CorpusIndex, default_corpus
 
     if spec == "example":
         from carr_agent.data import example_corpus_path
@@ -92,8 +97,10 @@ def open_corpus(spec: str, index_dir: Path) -> Any:
         source = Path(example_corpus_path())
     else:
         source = Path(spec).expanduser()
-        if not source.is_file():
-            raise ConfigError(f"data.corpus: file not found: {source}")
+    if not source.is_file():
+        raise ConfigError(f"data.corpus: file not found: {source}")
+    if index_dir is None:
+        return default_corpus(source)
     if index_dir.is_dir() and any(index_dir.iterdir()):
         return CorpusIndex.open(index_dir)
     return CorpusIndex.build(source, index_dir)

@@ -152,7 +152,7 @@ def train(
     if scripts is None and config.rollout.scripts:
         scripts = load_scripts(config.rollout.scripts)
 
-    index_dir = Path(config.data.index_dir) if config.data.index_dir else run_dir / "corpus_index"
+    index_dir = Path(config.data.index_dir).expanduser() if config.data.index_dir else None
     if corpus is None:
         corpus = open_corpus(config.data.corpus, index_dir)
     chat, engine = _rollout_model(config, model, tokenizer)

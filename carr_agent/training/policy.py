@@ -44,15 +44,17 @@ def _from_dir(path: Path) -> tuple[Any, Any]:
 
 
 def _from_registry(name: str) -> tuple[Any, Any]:
+    from carr_agent.models.offline import load_local_model
+    from carr_agent.models.registry import get_spec
+
     try:
-        from carr_agent.models import load_local_chat_model
-    except ImportError as exc:  # the registry module is part of carr_agent.models
+        spec = get_spec(name)
+    except (ConfigError, KeyError) as exc:
         raise ConfigError(
-            f"policy.source: {name!r} is neither 'tiny' nor a directory, and the model registry "
-            "is unavailable"
+            f"policy.source: {name!r} is not 'tiny', an existing directory, or a registered "
+            f"model ({exc})"
         ) from exc
-    chat = load_local_chat_model(name)
-    return chat.model, chat.tokenizer
+    return load_local_model(spec, show_progress=False)
 
 
 def load_policy(config: PolicyConfig, *, path: Path | None = None) -> tuple[Any, Any]:
