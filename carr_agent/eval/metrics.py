@@ -12,7 +12,7 @@ supported by the cited evidence; *connected* — supported and chained to the an
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from carr_agent.eval.record import EvalRecord
@@ -224,8 +224,9 @@ def by_hops(records: Sequence[EvalRecord]) -> dict[str, HopStats]:
 
 @dataclass(frozen=True, slots=True)
 class Delta:
-    """One summary metric of two runs side by side."""
+    """One summary metric of two runs side by side (``attr``: the :class:`Summary` field)."""
 
+    attr: str
     name: str
     kind: str
     a: float | int | None
@@ -241,7 +242,7 @@ class Delta:
 
 def compare(a: Summary, b: Summary) -> list[Delta]:
     """Every summary metric of runs ``a`` and ``b`` with its difference (b − a)."""
-    return [Delta(label, kind, getattr(a, attr), getattr(b, attr))
+    return [Delta(attr, label, kind, getattr(a, attr), getattr(b, attr))
             for attr, label, kind in SUMMARY_FIELDS]
 
 
@@ -295,9 +296,6 @@ def outcome_text(value: float | None) -> str:
 
 def _isnan(value: float | int) -> bool:
     return isinstance(value, float) and math.isnan(value)
-
-
-Getter = Callable[[EvalRecord], float | None]
 
 __all__ = [
     "SUMMARY_FIELDS",

@@ -38,6 +38,15 @@ from carr_agent.eval.store import ResultStore, RunInfo
 LEDGER_TEXT_CHARS = 1500
 #: Characters of one message shown in a trajectory.
 MESSAGE_CHARS = 4000
+#: Summary rows whose increase is an improvement (their deltas are coloured).
+_HIGHER_IS_BETTER = frozenset({"accuracy", "mean_rubric_reward", "mean_reward", "frac_identified",
+                               "frac_supported", "frac_connected"})
+#: Opens a task's <details> when a link (or the URL) targets it; inline, no external asset.
+_OPEN_TARGET_JS = """<script>
+function openTarget(){var e=document.getElementById(decodeURIComponent(location.hash.slice(1)));
+if(e&&e.tagName==="DETAILS"){e.open=true;e.scrollIntoView();}}
+window.addEventListener("hashchange",openTarget);window.addEventListener("load",openTarget);
+</script>"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +122,7 @@ def render_report(a: RunData, b: RunData | None = None, *, title: str | None = N
     ]
     if b is not None:
         parts.append(_details_section(b, "b"))
-    parts.append("</body></html>")
+    parts.append(_OPEN_TARGET_JS + "</body></html>")
     return "\n".join(p for p in parts if p)
 
 
@@ -146,7 +155,8 @@ def _summary_section(a: RunData, b: RunData | None) -> str:
         body = "".join(
             f"<tr><td>{_e(d.name)}</td><td class=num>{format_value(d.a, d.kind)}</td>"
             f"<td class=num>{format_value(d.b, d.kind)}</td>"
-            f"<td class='num {_sign(d.delta)}'>{format_delta(d.delta, d.kind)}</td></tr>"
+            f"<td class='num {_sign(d.delta) if d.attr in _HIGHER_IS_BETTER else ''}'>"
+            f"{format_delta(d.delta, d.kind)}</td></tr>"
             for d in compare(sa, b.summary)
         )
         head = (f"<tr><th>metric</th><th>{_e(a.name)}</th><th>{_e(b.name)}</th>"

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from carr_agent.errors import CarrError
+from carr_agent.errors import CarrError, ConfigError
 from carr_agent.eval.citecheck import CitationCheck, check_citations, count_citations
 from carr_agent.eval.config import EvalConfig
 from carr_agent.eval.record import EvalRecord
@@ -81,7 +81,7 @@ class EvalRunner:
         concurrency: int = 1,
     ) -> None:
         if concurrency < 1:
-            raise CarrError(f"concurrency must be >= 1, got {concurrency}")
+            raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
         self.agent_factory = agent_factory
         self.scorer = scorer
         self.store = store
