@@ -102,8 +102,8 @@ def run(
         _fail(err, "--model names a model; put the endpoint URL in --base-url")
 
     try:
+        search, fetcher = _backends(web, corpus)  # first: cheap, and fails before a model load
         chat_model = _chat_model(model, base_url, api_key_env)
-        search, fetcher = _backends(web, corpus)
     except CarrError as exc:
         _fail(err, str(exc))
 
