@@ -25,10 +25,14 @@ _JUDGE_HELP = "Which judge: auto (gold entities → deterministic, else LLM), ll
 
 def _llm_scorer(
     base_url: str | None, model: str | None, api_key: str | None, judge_cache: str | None,
-    *, required: bool,
+    *, required: bool, concurrency: int = 8,
 ) -> CarrScorer | None:
     """The LLM-judge scorer from flags, else the environment (``CARR_JUDGE_*``); None when no LLM
-    judge is configured and none is required."""
+    judge is configured and none is required.
+
+    Each request makes two judge calls at once (entities ‖ outcome), so unless
+    ``CARR_JUDGE_CONCURRENCY`` says otherwise the judge may have ``2 × concurrency`` calls in flight.
+    """
     import os
 
     from carr_agent.errors import ConfigError
@@ -42,6 +46,7 @@ def _llm_scorer(
         env["CARR_JUDGE_API_KEY"] = "EMPTY"  # local servers (vLLM) need no key
     if judge_cache:
         env["CARR_JUDGE_CACHE"] = judge_cache
+    env.setdefault("CARR_JUDGE_CONCURRENCY", str(2 * concurrency))
     if not required and not any(env.get(name) for name in JUDGE_ENV):
         return None
     try:
@@ -63,7 +68,8 @@ def _service(
                             timeout_s=timeout, cache_namespace=f"{base_url}|{model}")
     scorer = None
     if judge != "deterministic":
-        scorer = _llm_scorer(base_url, model, api_key, judge_cache, required=judge == "llm")
+        scorer = _llm_scorer(base_url, model, api_key, judge_cache, required=judge == "llm",
+                             concurrency=concurrency)
     return RewardService(scorer, options=options)
 
 
@@ -159,7 +165,7 @@ def serve_reward(
         if judge == "deterministic":
             return None
         return _llm_scorer(judge_base_url, judge_model, judge_api_key, judge_cache,
-                           required=judge == "llm")
+                           required=judge == "llm", concurrency=concurrency)
 
     logging.getLogger(__name__).info("serving POST /evaluate on http://%s:%d (judge: %s)",
                                      host, port, judge)
