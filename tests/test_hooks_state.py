@@ -18,6 +18,7 @@ from carr_agent.rewards.hooks import (
     ascore_state,
     carr_reward_node,
     messages_to_history,
+    score_state,
 )
 from carr_agent.rewards.judges.deterministic import DeterministicJudge
 from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
@@ -39,7 +40,7 @@ def ledger_record(page, kind="open"):
 def test_score_state_uses_the_state_ledger():
     state = {"messages": [HumanMessage(sample.QUESTION), AIMessage(sample.CITED)],
              "ledger": [ledger_record(sample.MAREK), ledger_record(sample.BRASTOW)]}
-    result = pytest.importorskip("asyncio").run(ascore_state(state, sample_task_dict(), scorer()))
+    result = score_state(state, sample_task_dict(), scorer())
     assert result.reward == pytest.approx(1.0)
     assert [s.score for s in result.rubric_scores] == [1, 1, 1, 1]
 
@@ -216,3 +217,8 @@ async def test_add_reward_node_takes_the_task_from_state_with_a_getter():
                             task_from_state=lambda state: sample_task_dict()).compile()
     out = await graph.ainvoke({"messages": [HumanMessage(sample.PROMPT)]})
     assert out["reward"] == pytest.approx(0.7)
+
+
+async def test_sync_score_state_inside_an_event_loop_says_to_await_the_async_one():
+    with pytest.raises(RuntimeError, match="ascore_state"):
+        score_state({"messages": [AIMessage(sample.CITED)]}, sample_task_dict(), scorer())

@@ -275,8 +275,18 @@ async def ascore_state(
 def score_state(
     state: Any, task: Task | Mapping[str, Any], scorer: CarrScorer, *, alpha: float | None = None
 ) -> RewardResult:
-    """Synchronous :func:`ascore_state` (not from inside a running event loop)."""
-    return asyncio.run(ascore_state(state, task, scorer, alpha=alpha))
+    """Synchronous :func:`ascore_state` (not from inside a running event loop).
+
+    Raises:
+        RuntimeError: called from inside a running event loop (await :func:`ascore_state`).
+    """
+    coro = ascore_state(state, task, scorer, alpha=alpha)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError("score_state cannot run inside an event loop; await ascore_state(...) instead")
 
 
 def breakdown(result: RewardResult, *, alpha: float | None = None) -> dict[str, Any]:
