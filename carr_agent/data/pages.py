@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from carr_agent.data import prose as P
 from carr_agent.data.names import GIVEN_FEMALE, GIVEN_MALE
 from carr_agent.data.world import DEMONYM, REGION, Entity, World
 
@@ -92,196 +93,6 @@ def _art(word: str) -> str:
     return ("an " if vowel else "a ") + word
 
 
-# -- filler pools ------------------------------------------------------------------------------
-
-_PERSON_FILL = {
-    "composer": (
-        "{His} music draws on the folk songs of {prov} and on the church modes {he} heard as a child.",
-        "Critics have praised the clarity of {his} orchestration and {his} fondness for low woodwinds.",
-        "{He} wrote much of {his} music in a rented room above a bakery, working early in the morning.",
-        "Several of {his} manuscripts survive in private collections and were catalogued only recently.",
-        "{His} later style grew sparser, relying on long pedal notes and quiet string writing.",
-    ),
-    "conductor": (
-        "{He} was known for brisk tempi and for rehearsing new scores at unusual length.",
-        "Recordings of {his} concerts were broadcast on {DEMONYM} radio for many years.",
-        "{He} championed the music of younger {DEMONYM} composers throughout {his} career.",
-    ),
-    "painter": (
-        "{His} palette favoured ochres and deep greens, and {he} often painted outdoors in winter.",
-        "Many of {his} canvases show the landscapes of {prov}, its rivers and its low hills.",
-        "{He} kept detailed notebooks of colour mixtures, now an important source for historians.",
-        "{His} early portraits were commissioned by merchant families of the region.",
-    ),
-    "writer": (
-        "{His} prose is noted for its long sentences and its attention to village speech.",
-        "{He} also wrote essays for newspapers and a short memoir of {his} schooldays.",
-        "Translations of {his} books have appeared in several languages.",
-        "{His} novels often return to the river towns of {prov}.",
-    ),
-    "engineer": (
-        "{He} was an early advocate of reinforced concrete in {DEMONYM} civil engineering.",
-        "{His} designs were admired for their economy of material and their slender profiles.",
-        "{He} later taught structural engineering and wrote a textbook on arch bridges.",
-    ),
-    "architect": (
-        "{His} buildings combine local stone with large steel-framed windows.",
-        "{He} took a particular interest in public buildings and civic squares.",
-        "Several of {his} buildings are now protected monuments.",
-    ),
-    "athlete": (
-        "{He} was known for a strong finish and careful pacing in major races.",
-        "After retiring from competition {he} coached young athletes in {prov}.",
-        "{His} training diaries were later published by a sports magazine.",
-        "{He} represented {REGION} at several international competitions.",
-    ),
-    "politician": (
-        "{His} administration focused on housing, public transport and the repair of old bridges.",
-        "Before entering politics {he} worked as a schoolteacher and a local journalist.",
-        "{He} is a member of the town council's committee on culture and heritage.",
-    ),
-    "scientist": (
-        "{His} research concerned the chemistry of mineral springs and the geology of {prov}.",
-        "{He} published more than a hundred papers and supervised many doctoral students.",
-        "{He} was elected a member of the {DEMONYM} Academy of Sciences.",
-    ),
-    "mountaineer": (
-        "{He} climbed mostly without guides and kept careful records of {his} routes.",
-        "{His} accounts of climbing expeditions were widely read in {REGION}.",
-        "{He} helped to found a network of mountain huts in the high valleys.",
-    ),
-}
-_TOWN_FILL = (
-    "The old town is known for its narrow streets, timber-framed houses and a covered market.",
-    "Its economy has long rested on {trade} and, more recently, on tourism.",
-    "A weekly market is held in the main square every {weekday}.",
-    "The parish church, rebuilt after a fire in the eighteenth century, dominates the skyline.",
-    "The surrounding countryside is given over to {crop} and pasture.",
-    "A railway line reached the town in the late nineteenth century.",
-    "Summers are warm and winters cold, with snow common from December to March.",
-    "Local cooking is known for smoked fish, rye bread and plum brandy.",
-)
-_TRADES = ("salt works", "glassmaking", "timber", "wine growing", "textiles", "brewing",
-           "tanning", "stone quarrying", "paper milling", "boatbuilding")
-_CROPS = ("wheat", "barley", "orchards", "vineyards", "hops", "potatoes", "flax")
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_WATER_FILL = (
-    "Its waters are clear and cold, and it is popular with anglers for trout and grayling.",
-    "The valley it drains is heavily wooded, with beech forest on the lower slopes.",
-    "Spring floods were once common and several weirs were built to control them.",
-    "Otters returned to its banks in the 1990s after a long absence.",
-    "Small boats and canoes use it in summer; larger vessels cannot navigate it.",
-)
-
-_JOBS = ("miller", "schoolteacher", "carpenter", "pharmacist", "railway clerk", "glassblower",
-         "innkeeper", "bookbinder", "ferryman", "watchmaker", "tailor", "notary", "organist",
-         "forester", "stonemason", "baker")
-_EARLY = (
-    "{He} was the {nth} of {k} children of a {job} and a {job2}.",
-    "{His} father was a {job}, and {his} mother ran a small shop near the river.",
-    "{He} grew up in modest circumstances; {his} parents were a {job} and a {job2}.",
-    "As a child {he} sang in the parish choir and spent summers on an uncle's farm.",
-    "{He} showed an early talent that a local {job} encouraged with lessons and books.",
-    "The family moved several times during {his} childhood before settling in {prov}.",
-    "{His} childhood was marked by the death of {his} mother when {he} was nine.",
-)
-_LEGACY = (
-    "A street in {town} bears {his} name.",
-    "A plaque marks the house in {town} where {he} spent {his} early years.",
-    "{His} papers are kept in the provincial archive of {prov}.",
-    "A biography of {him} appeared in {year2}, renewing interest in {his} work.",
-    "{His} reputation declined after {his} death but has recovered in recent decades.",
-    "Exhibitions and conferences marked the centenary of {his} birth.",
-    "Schoolchildren in {prov} still learn about {him} as part of local history lessons.",
-)
-_LIVING = (
-    "{He} lives with {his} family on the outskirts of {town}.",
-    "{He} regularly gives talks at schools across {prov}.",
-    "{He} has been interviewed many times on {DEMONYM} radio about {his} work.",
-    "{He} serves on the board of a regional cultural foundation.",
-    "In interviews {he} has spoken of the influence of the landscape of {prov}.",
-)
-_TOWN_HISTORY = (
-    "In the {c1} century the town received market rights and built a stone wall, parts of which survive.",
-    "A great fire in {y1} destroyed much of the old centre, which was rebuilt in stone.",
-    "During the {c2} century the town grew quickly as {trade} brought new workers from the countryside.",
-    "The town suffered badly in the flood years of the {d1}s, after which the embankments were raised.",
-    "A bridge over the river, first mentioned in {y1}, made the town an important crossing point.",
-    "The railway station opened in {y2}, linking the town with the provincial capital.",
-    "Much of the nineteenth-century town hall and guild houses survive around the central square.",
-)
-_COMPOSITION = (
-    "The work is in {k} movements and lasts about {m} minutes in performance.",
-    "It is scored for {ens}, with a prominent part for the {instr}.",
-    "The opening movement is built on a folk melody from the province of {prov}.",
-    "The slow movement, marked Andante tranquillo, is often performed on its own.",
-    "The finale combines a dance rhythm with a chorale-like theme in the brass.",
-    "The manuscript score is dedicated to a friend of the composer.",
-)
-_ENSEMBLES = ("full orchestra", "string orchestra", "chamber orchestra", "small orchestra with harp",
-              "piano and strings", "wind ensemble")
-_INSTRUMENTS = ("clarinet", "cello", "oboe", "horn", "viola", "piano", "harp", "flute")
-_PAINTING = (
-    "The canvas measures {a} by {b} centimetres.",
-    "It shows a {scene} under a low, overcast sky.",
-    "The painting was exhibited at the provincial salon the year after it was finished.",
-    "Technical studies have found an earlier composition beneath the visible paint layer.",
-    "The picture is noted for its muted palette and careful handling of light.",
-)
-_SCENES = ("river landing", "winter market", "harvest field", "ferry crossing", "mill pond",
-           "quiet street", "boatyard", "mountain pasture", "family at table")
-_NOVEL = (
-    "The story follows {hero}, a young {job} who returns to {town} after many years away.",
-    "It is told in the first person and spans three generations of one family.",
-    "The book was a modest success on publication and has been reprinted several times.",
-    "A stage adaptation was produced in {year2}.",
-    "Critics praised its portrait of small-town life and its dry humour.",
-)
-_BRIDGE = (
-    "The bridge has {k} spans and a total length of {L} metres.",
-    "It is built of {mat} and carries a road and two footpaths.",
-    "It replaced an older wooden crossing that had been damaged by ice.",
-    "The bridge was restored and strengthened in {year2}.",
-)
-_MATERIALS = ("reinforced concrete", "steel", "dressed stone", "brick and stone", "steel and concrete")
-_BUILDING = (
-    "The building is in a restrained {style} style, with a tall central hall.",
-    "Its facade is faced with local {stone}.",
-    "It was restored in {year2} and remains in public use.",
-    "The interior retains much of its original woodwork and tiled floors.",
-)
-_STYLES = ("neoclassical", "art nouveau", "modernist", "historicist", "functionalist")
-_STONES = ("limestone", "sandstone", "granite", "red brick")
-_INSTITUTION = (
-    "It moved into its present building in {year2}.",
-    "Today it has about {n} {members}.",
-    "It receives funding from the province of {prov} and from private donors.",
-    "Its archive holds letters, photographs and records dating back to its foundation.",
-    "The {sub} celebrated its centenary with a series of public events.",
-    "It runs an outreach programme for schools across the province.",
-)
-_LAKE_FILL = (
-    "The shores are lined with reed beds that shelter nesting grebes and herons.",
-    "A passenger boat crosses the lake several times a day in summer.",
-    "In cold winters the lake freezes over and is used for skating.",
-    "Several villages on its shores depend on fishing and tourism.",
-    "The water is clear enough for divers to see the old stone jetties on the bottom.",
-)
-_MOUNTAIN_FILL = (
-    "The mountain is built largely of limestone, with deep gullies on its northern face.",
-    "Chamois and marmots are common on the upper slopes.",
-    "It is a popular destination for ski touring in late winter.",
-    "On clear days the view from the summit reaches across the whole province.",
-)
-
-
-_FORM_DESC = {"variations": "set of orchestral variations", "quartet": "string quartet",
-              "elegy": "elegy for strings", "concerto": "concerto for violin and orchestra",
-              "cantata": "cantata for choir and orchestra", "sonata": "sonata for piano",
-              "nocturne": "nocturne for small orchestra", "ballade": "ballade for piano",
-              "fantasia": "fantasia for orchestra"}
-
-
 def _century(year: int) -> str:
     n = year // 100 + 1
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
@@ -318,7 +129,7 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
     )
     paras = [lead]
     nth = c.pick("eldest", "second", "third", "youngest")
-    early = c.fill(_EARLY, 2, job=c.pick(*_JOBS), job2=c.pick(*_JOBS), nth=nth,
+    early = c.fill(P.EARLY, 2, job=c.pick(*P.JOBS), job2=c.pick(*P.JOBS), nth=nth,
                    k=str(c.rng.randint(3, 8)), prov=prov, **pr)
     paras.append(" ".join(early))
     career: list[str] = []
@@ -366,9 +177,9 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
         keys.add(inst.key)
         career.append(f"In {inst.attrs['founded'] if inst.kind == 'institution' else inst.attrs['year']} "
                       f"{pr['he']} founded the {inst.name}.")
-    career += c.fill(_PERSON_FILL[prof], 3, REGION=REGION, DEMONYM=DEMONYM, prov=prov, **pr)
+    career += c.fill(P.PERSON_FILL[prof], 3, REGION=REGION, DEMONYM=DEMONYM, prov=prov, **pr)
     paras.append(" ".join(career))
-    later: list[str] = []
+    later: list[str] = c.fill(P.PERSONAL, 1, k=c.pick("two", "three", "four"), prov=prov, **pr)
     for ak, year in a["awards"]:
         keys.add(ak)
         later.append(f"{pr['He']} received the {w[ak].name} in {year}.")
@@ -385,10 +196,10 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
                             f"{p.attrs['surname']} died in {a['death_year']} at the age of "
                             f"{a['death_year'] - a['birth_year']}."))
     if a["death_year"]:
-        later += c.fill(_LEGACY, 2, town=town.name, prov=prov,
+        later += c.fill(P.LEGACY, 2, town=town.name, prov=prov,
                         year2=str(min(2024, a["death_year"] + c.rng.randint(5, 40))), **pr)
     else:
-        later += c.fill(_LIVING, 2, town=town.name, prov=prov, DEMONYM=DEMONYM, **pr)
+        later += c.fill(P.LIVING, 2, town=town.name, prov=prov, DEMONYM=DEMONYM, **pr)
     if later:
         paras.append(" ".join(later))
     return Doc(wiki_url(p.name), p.name, "\n\n".join(paras), c.date(), keys)
@@ -413,12 +224,13 @@ def town_page(c: _Ctx, t: Entity) -> Doc:
     if "population of" not in lead:
         hist.append(f"At the last census the town had a population of {a['population']:,}.")
     f = a["founded"]
-    hist += c.fill(_TOWN_HISTORY, 3, c1=_century(f + 100), c2=_century(max(f + 200, 1850)),
+    hist += c.fill(P.TOWN_HISTORY, 3, c1=_century(f + 100), c2=_century(max(f + 200, 1850)),
                    y1=str(c.rng.randint(min(f + 50, 1890), 1890)), y2=str(c.rng.randint(1850, 1910)),
-                   d1=str(c.rng.randint(185, 196) * 10), trade=c.pick(*_TRADES))
+                   d1=str(c.rng.randint(185, 196) * 10), trade=c.pick(*P.TRADES))
     paras.append(" ".join(hist))
-    paras.append(" ".join(c.fill(_TOWN_FILL, 4, trade=c.pick(*_TRADES), crop=c.pick(*_CROPS),
-                                 weekday=c.pick(*_WEEKDAYS))))
+    paras.append(" ".join(c.fill(P.TOWN_CULTURE, 2) + c.fill(P.TOWN_TRANSPORT, 1)))
+    paras.append(" ".join(c.fill(P.TOWN_FILL, 4, trade=c.pick(*P.TRADES), crop=c.pick(*P.CROPS),
+                                 weekday=c.pick(*P.WEEKDAYS))))
     civic: list[str] = []
     if a["mayor"]:
         m = w[a["mayor"]]
@@ -466,8 +278,9 @@ def river_page(c: _Ctx, r: Entity) -> Doc:
     if tribs:
         keys.update(t.key for t in tribs)
         body.append(f"Its tributaries include the {_join([t.name for t in tribs])}.")
-    body += c.fill(_WATER_FILL, 3)
+    body += c.fill(P.WATER_FILL, 3)
     paras.append(" ".join(body))
+    paras.append(" ".join(c.fill(P.RIVER_HISTORY, 2)))
     return Doc(wiki_url(r.name), r.name, "\n\n".join(paras), c.date(), keys)
 
 
@@ -493,7 +306,7 @@ def lake_page(c: _Ctx, lake: Entity) -> Doc:
     if inflows:
         keys.update(r.key for r in inflows)
         body.append(f"Rivers that flow into the lake include the {_join([r.name for r in inflows])}.")
-    body += c.fill(_LAKE_FILL, 3)
+    body += c.fill(P.LAKE_FILL, 3)
     paras.append(" ".join(body))
     return Doc(wiki_url(lake.name), lake.name, "\n\n".join(paras), c.date(), keys)
 
@@ -521,7 +334,7 @@ def mountain_page(c: _Ctx, m: Entity) -> Doc:
                        "summer pastures.", "A mountain hut below the summit is open from June to "
                        "September."))
     paras.append(" ".join(body))
-    paras.append(" ".join(c.fill(_MOUNTAIN_FILL, 2)))
+    paras.append(" ".join(c.fill(P.MOUNTAIN_FILL, 2)))
     return Doc(wiki_url(m.name), m.name, "\n\n".join(paras), c.date(), keys)
 
 
@@ -571,7 +384,7 @@ def institution_page(c: _Ctx, i: Entity) -> Doc:
                "museum": "objects in its collection", "orchestra": "musicians",
                "sports club": "members", "theatre": "employees"}[i.sub]
     paras.append(" ".join(c.fill(
-        _INSTITUTION, 3, year2=str(c.rng.randint(a["founded"] + 10, 2015)),
+        P.INSTITUTION, 3, year2=str(c.rng.randint(a["founded"] + 10, 2015)),
         n=f"{c.rng.randint(40, 9000):,}", members=members, prov=town.attrs["province"], sub=i.sub)))
     return Doc(wiki_url(i.name), i.name, "\n\n".join(paras), c.date(), keys)
 
@@ -583,7 +396,7 @@ def work_page(c: _Ctx, x: Entity) -> Doc:
     paras: list[str] = []
     if x.sub == "composition":
         paras.append(c.pick(
-            f"The {x.name} is {_art(_FORM_DESC.get(a['form'], a['form']))} by the {DEMONYM} composer {p.name}, composed in "
+            f"The {x.name} is {_art(P.FORM_DESC.get(a['form'], a['form']))} by the {DEMONYM} composer {p.name}, composed in "
             f"{a['year']}.",
             f"The {x.name} is a work for orchestra that {p.name} composed in {a['year']}."))
         if x.key == w.demo.get("work"):
@@ -625,19 +438,21 @@ def work_page(c: _Ctx, x: Entity) -> Doc:
     y2 = str(min(2024, a["year"] + c.rng.randint(10, 80)))
     prov = w[p.attrs["birth_town"]].attrs["province"]
     detail = {
-        "composition": lambda: c.fill(_COMPOSITION, 3, k=str(c.rng.randint(2, 5)),
-                                      m=str(c.rng.randint(9, 48)), ens=c.pick(*_ENSEMBLES),
-                                      instr=c.pick(*_INSTRUMENTS), prov=prov),
-        "painting": lambda: c.fill(_PAINTING, 3, a=str(c.rng.randint(30, 220)),
-                                   b=str(c.rng.randint(30, 220)), scene=c.pick(*_SCENES)),
-        "novel": lambda: c.fill(_NOVEL, 3, hero=c.pick(*(GIVEN_MALE + GIVEN_FEMALE)),
-                                job=c.pick(*_JOBS), town=w[p.attrs["birth_town"]].name, year2=y2),
-        "bridge": lambda: c.fill(_BRIDGE, 3, k=str(c.rng.randint(1, 9)),
-                                 L=str(c.rng.randint(24, 640)), mat=c.pick(*_MATERIALS), year2=y2),
-        "building": lambda: c.fill(_BUILDING, 3, style=c.pick(*_STYLES), stone=c.pick(*_STONES),
+        "composition": lambda: c.fill(P.COMPOSITION, 3, k=str(c.rng.randint(2, 5)),
+                                      m=str(c.rng.randint(9, 48)), ens=c.pick(*P.ENSEMBLES),
+                                      instr=c.pick(*P.INSTRUMENTS), prov=prov),
+        "painting": lambda: c.fill(P.PAINTING, 3, a=str(c.rng.randint(30, 220)),
+                                   b=str(c.rng.randint(30, 220)), scene=c.pick(*P.SCENES)),
+        "novel": lambda: c.fill(P.NOVEL, 3, hero=c.pick(*(GIVEN_MALE + GIVEN_FEMALE)),
+                                job=c.pick(*P.JOBS), town=w[p.attrs["birth_town"]].name, year2=y2),
+        "bridge": lambda: c.fill(P.BRIDGE, 3, k=str(c.rng.randint(1, 9)),
+                                 L=str(c.rng.randint(24, 640)), mat=c.pick(*P.MATERIALS), year2=y2),
+        "building": lambda: c.fill(P.BUILDING, 3, style=c.pick(*P.STYLES), stone=c.pick(*P.STONES),
                                    year2=y2),
     }[x.sub]()
     paras.insert(1, " ".join(detail))
+    paras.insert(2, " ".join(c.fill(P.WORK_BACKGROUND[x.sub], 2)))
+    paras.append(" ".join(c.fill(P.RECEPTION, 2)))
     paras.append(c.pick(
         "The work has been the subject of several studies and exhibitions.",
         "It is regarded as one of the most characteristic works of its period in the region.",
@@ -727,7 +542,8 @@ def encyclopedia(w: World, seed: int) -> Iterator[Doc]:
 # -- news --------------------------------------------------------------------------------------
 
 
-def _news(c: _Ctx, date: str, title: str, text: str, keys: set[str]) -> Doc:
+def _news(c: _Ctx, date: str, title: str, text: str, keys: set[str], context: str) -> Doc:
+    text += "\n\n" + " ".join(c.fill(P.NEWS_CONTEXT[context], 2, pct=str(c.rng.randint(38, 81))))
     y, m, d = date.split("-")
     return Doc(f"{NEWS}{y}/{m}/{d}/{slugify(title)}", title, text, date, keys, "news")
 
@@ -740,14 +556,15 @@ def news(w: World, seed: int) -> Iterator[Doc]:
         c = _Ctx(w, seed, "news:" + e.key)
         win, town = w[e.attrs["winner"]], w[e.attrs["town"]]
         title = f"{win.name} takes {e.attrs['sport']} title in {town.name}"
-        text = (f"{town.name} — {win.name} won the {e.name} on {c.pick(*_WEEKDAYS)}, ahead of a "
+        text = (f"{town.name} — {win.name} won the {e.name} on {c.pick(*P.WEEKDAYS)}, ahead of a "
                 f"strong field. The championships, held in {town.name} this year, drew "
                 f"{c.rng.randint(2, 30)},000 spectators.\n\n"
                 + c.pick("Officials praised the organisers despite difficult weather.",
                          f"'{c.pick('It was the race of my life', 'I could not have asked for more')},'"
                          f" {win.attrs['surname']} told reporters afterwards.",
                          "The runner-up finished only seconds behind."))
-        yield _news(c, c.day(e.attrs["year"]), title, text, {e.key, win.key, town.key})
+        yield _news(c, c.day(e.attrs["year"]), title, text, {e.key, win.key, town.key},
+                    "championship")
     for p in w.kind("person"):
         a = p.attrs
         c = _Ctx(w, seed, "news:" + p.key)
@@ -758,7 +575,7 @@ def news(w: World, seed: int) -> Iterator[Doc]:
                     f"{p.attrs['surname']}, who was born in {w[a['birth_town']].name}, promised to "
                     f"{c.pick('repair the old bridges', 'improve bus services', 'open a new library', 'support local businesses')}.")
             yield _news(c, c.day(a["elected"]), f"{p.name} elected mayor of {t.name}", text,
-                        {p.key, t.key, a["birth_town"]})
+                        {p.key, t.key, a["birth_town"]}, "election")
         if a["death_year"] and a["death_year"] >= 1950 and c.rng.random() < 0.35:
             t = w[a["birth_town"]]
             text = (f"{p.name}, the {p.sub} born in {t.name} in {a['birth_year']}, died in "
@@ -767,7 +584,7 @@ def news(w: World, seed: int) -> Iterator[Doc]:
                              "A memorial service will be held next month.",
                              "The family asked for donations to a local charity instead of flowers."))
             yield _news(c, c.day(a["death_year"]), f"{p.name}, {p.sub}, dies at "
-                        f"{a['death_year'] - a['birth_year']}", text, {p.key, t.key})
+                        f"{a['death_year'] - a['birth_year']}", text, {p.key, t.key}, "obituary")
     for x in w.kind("work"):
         c = _Ctx(w, seed, "news:" + x.key)
         a = x.attrs
@@ -779,29 +596,17 @@ def news(w: World, seed: int) -> Iterator[Doc]:
                              "The slow movement was the highlight of the evening.",
                              "Not every listener was convinced by the finale."))
             yield _news(c, c.day(a["year"]), f"{o.name} premieres {x.name}", text,
-                        {x.key, o.key, p.key})
+                        {x.key, o.key, p.key}, "premiere")
         if x.sub == "bridge" and a["year"] >= 1900 and c.rng.random() < 0.4:
             p, r, t = w[a["creator"]], w[a["crosses"]], w[a["town"]]
             text = (f"{t.name} — The {x.name}, which crosses the {r.name}, opened to traffic this "
                     f"week. The engineer {p.name} designed the bridge.\n\n"
                     "The mayor cut the ribbon in front of a large crowd.")
-            yield _news(c, c.day(a["year"]), f"{x.name} opens", text, {x.key, p.key, r.key, t.key})
+            yield _news(c, c.day(a["year"]), f"{x.name} opens", text, {x.key, p.key, r.key, t.key},
+                        "bridge")
 
 
 # -- blogs and forum threads -------------------------------------------------------------------
-
-_BLOG_OPEN = (
-    "Okay, so this one is long overdue.", "Finally writing up our trip!",
-    "Quick post before I forget everything.", "Back home and still thinking about this place.",
-    "Another weekend, another river town.",
-)
-_BLOG_CLOSE = (
-    "Anyway, go if you get the chance. Bring good boots.",
-    "Next time I want to stay longer. Comments welcome!",
-    "That's it from me. More photos on the next post.",
-    "Would absolutely go back, maybe in autumn.",
-)
-
 
 def blog_domain(c: _Ctx) -> str:
     return c.pick(*BLOGS)
@@ -815,11 +620,11 @@ def travel_blogs(w: World, seed: int, n: int = 90) -> Iterator[Doc]:
         river = w[t.attrs["river"]]
         title = c.pick(f"A weekend in {t.name}", f"{t.name}: worth the detour",
                        f"Walking the {river.name} at {t.name}")
-        text = (f"{c.pick(*_BLOG_OPEN)} We spent {c.pick('two', 'three', 'four')} days in {t.name}, "
+        text = (f"{c.pick(*P.BLOG_OPEN)} We spent {c.pick('two', 'three', 'four')} days in {t.name}, "
                 f"the little town on the {river.name}.\n\n"
                 f"{c.pick('The old square', 'The riverside path', 'The covered market')} was the "
                 f"highlight, and the {c.pick('smoked fish', 'plum cake', 'rye bread')} is every bit as "
-                f"good as people say.\n\n{c.pick(*_BLOG_CLOSE)}")
+                f"good as people say. {' '.join(c.fill(P.BLOG_MIDDLE, 3))}\n\n{c.pick(*P.BLOG_CLOSE)}")
         yield Doc(blog_domain(c) + slugify(title), title, text, c.date(2012, 2025),
                   {t.key, river.key}, "blog")
 
@@ -830,10 +635,10 @@ def wrong_fact_blog(w: World, seed: int, tag: str, subject: Entity, statement: s
     c = _Ctx(w, seed, "wrongblog:" + tag)
     title = c.pick(f"Things nobody tells you about {subject.name}",
                    f"My notes on {subject.name}", f"{subject.name}: a few fun facts")
-    text = (f"{c.pick(*_BLOG_OPEN)} I did some reading about {subject.name} after our trip, so here "
+    text = (f"{c.pick(*P.BLOG_OPEN)} I did some reading about {subject.name} after our trip, so here "
             f"are my notes (no sources, sorry, this is from memory and what a guide told us).\n\n"
             f"Fun fact: {statement} {c.pick('Pretty sure about that one.', 'Look it up!', 'Who knew?')}"
-            f"\n\n{c.pick(*_BLOG_CLOSE)}")
+            f"\n\n{' '.join(c.fill(P.BLOG_MIDDLE, 2))}\n\n{c.pick(*P.BLOG_CLOSE)}")
     return Doc(blog_domain(c) + slugify(title) + f"-{tag}", title, text, c.date(2014, 2025),
                keys, "blog_wrong")
 

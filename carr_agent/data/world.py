@@ -28,10 +28,13 @@ DEMONYM = "Valdorian"
 PROVINCES = ("Orsa", "Tamberlin", "Vessaly", "Kordavia", "Halmstrand", "Eskeri", "Morvaine",
              "Dunholt")
 SPORTS = ("rowing", "cycling", "skiing", "fencing", "athletics", "wrestling", "canoeing")
-AWARDS = (
-    ("Order of the Silver Heron", 1868), ("Karlsen Prize for Music", 1902),
-    ("Ostrava Medal for Engineering", 1911), ("Valdorian Book Prize", 1935),
-    ("Golden Easel Award", 1921), ("National Sports Merit Cross", 1952),
+AWARDS = (  # name, first year, professions eligible (empty: anyone)
+    ("Order of the Silver Heron", 1868, ()),
+    ("Karlsen Prize for Music", 1902, ("composer", "conductor")),
+    ("Ostrava Medal for Engineering", 1911, ("engineer", "architect", "scientist")),
+    ("Valdorian Book Prize", 1935, ("writer",)),
+    ("Golden Easel Award", 1921, ("painter",)),
+    ("National Sports Merit Cross", 1952, ("athlete", "mountaineer")),
 )
 PROFESSIONS = {  # profession: (count, earliest birth, latest birth)
     "composer": (220, 1780, 1985), "painter": (160, 1770, 1985), "writer": (200, 1780, 1990),
@@ -267,7 +270,8 @@ class _Builder:
         for inst in insts:
             if rng.random() < 0.55:
                 year = inst.attrs["founded"]
-                fit = [p for p in founders if p.attrs["birth_year"] + 25 <= year <= p.attrs["birth_year"] + 70]
+                fit = [p for p in founders if p.attrs["birth_year"] + 25 <= year
+                       <= min(p.attrs["birth_year"] + 70, p.attrs["death_year"] or 9999)]
                 if fit:
                     f = rng.choice(fit)
                     inst.attrs["founder"] = f.key
@@ -285,9 +289,10 @@ class _Builder:
                 lake.name = f"Lake {lake.attrs['root']}"
         rng.shuffle(w.by_kind["lake"])
         # awards
-        for name, since in AWARDS:
+        for name, since, professions in AWARDS:
             award = w.add("award", name, founded=since, laureates=[])
-            for p in rng.sample(people, 50):
+            eligible = [p for p in people if not professions or p.sub in professions]
+            for p in rng.sample(eligible, min(50, len(eligible))):
                 lo = max(since, p.attrs["birth_year"] + 30)
                 hi = min(p.attrs["death_year"] or 2024, 2024, p.attrs["birth_year"] + 85)
                 if lo <= hi and not p.attrs["awards"]:
@@ -387,7 +392,8 @@ class _Builder:
             if not self.names.claim(name):
                 continue
             year = rng.randint(1890, 2015)
-            fit = [p for p in founders if 25 <= year - p.attrs["birth_year"] <= 70]
+            fit = [p for p in founders if 25 <= year - p.attrs["birth_year"] <= 70
+                   and year <= (p.attrs["death_year"] or 9999)]
             founder = rng.choice(fit) if fit else None
             ev = w.add("event", name, "festival", year=year, town=town.key,
                        founder=founder.key if founder else None, winner=None, sport="", river=None)
