@@ -222,3 +222,33 @@ async def test_add_reward_node_takes_the_task_from_state_with_a_getter():
 async def test_sync_score_state_inside_an_event_loop_says_to_await_the_async_one():
     with pytest.raises(RuntimeError, match="ascore_state"):
         score_state({"messages": [AIMessage(sample.CITED)]}, sample_task_dict(), scorer())
+
+
+async def test_after_limits_scoring_to_runs_that_end_at_that_node():
+    async def route(state):
+        return {}
+
+    async def answer(state):
+        return {"messages": [AIMessage(sample.UNCITED)]}
+
+    async def give_up(state):
+        return {"messages": [AIMessage("I could not find it.")]}
+
+    def pick(state) -> str:
+        return "answer" if "river" in state["messages"][0].content else "give_up"
+
+    builder = StateGraph(UserState)
+    builder.add_node("route", route)
+    builder.add_node("answer", answer)
+    builder.add_node("give_up", give_up)
+    builder.add_edge(START, "route")
+    builder.add_conditional_edges("route", pick, ["answer", "give_up"])
+    builder.add_edge("answer", END)
+    builder.add_edge("give_up", END)
+    graph = add_carr_reward(builder, scorer=scorer(), task=sample_task_dict(), after="answer").compile()
+    scored = await graph.ainvoke({"messages": [HumanMessage("which river?")]})
+    unscored = await graph.ainvoke({"messages": [HumanMessage("which town?")]})
+    assert scored["reward"] == pytest.approx(0.7)
+    assert "reward" not in unscored
+    with pytest.raises(ConfigError, match="no such node"):
+        add_carr_reward(StateGraph(UserState), scorer=scorer(), task=sample_task_dict(), after="x")

@@ -344,13 +344,15 @@ def add_carr_reward(
     task_getter: TaskGetter | None = None,
     alpha: float | None = None,
     name: str = DEFAULT_NODE_NAME,
+    after: str | None = None,
 ) -> StateGraph:
     """Insert a CaRR scoring node before ``END`` in an (uncompiled) graph builder.
 
     Every edge into ``END`` (plain edges, ``set_finish_point``, conditional edges with a path map,
     and routers without one, e.g. ``tools_condition``) is redirected to the new node, which then
-    goes to ``END``. Nodes that jump to END with ``Command(goto=END)`` are not redirected; add
-    :func:`carr_reward_node` yourself for those.
+    goes to ``END``; with ``after="agent"`` only the edges leaving that node are. Nodes that jump
+    to END with ``Command(goto=END)`` are not redirected; add :func:`carr_reward_node` yourself
+    for those.
 
     Raises:
         ConfigError: the state schema lacks ``reward``/``carr`` (mix in :class:`CarrRewardState`),
@@ -366,9 +368,12 @@ def add_carr_reward(
         )
     if name in builder.nodes:
         raise ConfigError(f"the graph already has a node named {name!r}")
-    redirected = _redirect_end(builder, name, END)
+    if after is not None and after not in builder.nodes:
+        raise ConfigError(f"after={after!r}: the graph has no such node")
+    redirected = _redirect_end(builder, name, END, after)
     if not redirected:
-        raise ConfigError("no edge leads to END; add the scoring node with carr_reward_node()")
+        where = f" from {after!r}" if after else ""
+        raise ConfigError(f"no edge leads{where} to END; add the scoring node with carr_reward_node()")
     builder.add_node(name, carr_reward_node(scorer, task=task, task_key=task_key,
                                             task_getter=task_getter, alpha=alpha))
     builder.add_edge(name, END)
@@ -387,21 +392,23 @@ def add_reward_node(
     return add_carr_reward(builder, scorer=scorer, task_getter=task_from_state, **kwargs)
 
 
-def _redirect_end(builder: StateGraph, target: str, end: str) -> int:
+def _redirect_end(builder: StateGraph, target: str, end: str, after: str | None = None) -> int:
     from langchain_core.runnables import RunnableLambda
 
     count = 0
     for start, stop in list(builder.edges):
-        if stop == end:
+        if stop == end and after in (None, start):
             builder.edges.discard((start, stop))
             builder.edges.add((start, target))
             count += 1
     for starts, stop in list(builder.waiting_edges):
-        if stop == end:
+        if stop == end and (after is None or after in starts):
             builder.waiting_edges.discard((starts, stop))
             builder.waiting_edges.add((starts, target))
             count += 1
-    for branches in builder.branches.values():
+    for source, branches in builder.branches.items():
+        if after is not None and source != after:
+            continue
         for branch_name, spec in list(branches.items()):
             if spec.ends is not None:
                 if end in spec.ends.values():
