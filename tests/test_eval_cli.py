@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 
 from tests._carr_fixture import carr_agent_cmd, start_fake_judge, stop
-from tests.eval_support import deepdive_task, many_tasks, river_task, town_task, write_jsonl, write_world
+from tests.eval_support import (
+    deepdive_task,
+    many_tasks,
+    river_task,
+    town_task,
+    write_jsonl,
+    write_world,
+)
 
 
 def env_for(tmp: Path) -> dict[str, str]:

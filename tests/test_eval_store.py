@@ -122,5 +122,5 @@ def test_resolving_an_unknown_or_ambiguous_run_names_the_runs(tmp_path):
             store.resolve_run()
         cfg = config()
         store.register_run(cfg.hash, cfg.to_dict())
-        with pytest.raises(DataError, match="no run .* matches 'zzz'"):
+        with pytest.raises(DataError, match=r"no run .* matches 'zzz'"):
             store.resolve_run("zzz")

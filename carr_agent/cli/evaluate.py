@@ -146,7 +146,8 @@ def eval_command(
             f" · store {store}", highlight=False,
         )
         outcome = _run_with_progress(runner, selected, len(pending), console, err, store)
-        records = result_store.records(config.hash, status=None)
+        wanted = {t.id for t in selected}
+        records = [r for r in result_store.records(config.hash, status=None) if r.task_id in wanted]
     _print_summary(console, records)
     failed = [r for r in records if r.status == "failed"]
     for r in failed:

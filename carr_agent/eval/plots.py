@@ -85,7 +85,8 @@ def reward_vs_tool_calls(runs: Sequence[tuple[str, Sequence[TaskRow]]]) -> str |
 
 def rubric_outcomes(rows: Sequence[TaskRow], *, max_tasks: int = 80) -> str | None:
     """Per task, its rubrics split into connected / supported only / identified only / missed."""
-    rows = [r for r in rows if r.n_rubrics][:max_tasks]
+    with_rubrics = [r for r in rows if r.n_rubrics]
+    rows = with_rubrics[:max_tasks]
     if not rows:
         return None
     fig, ax = _figure(max(6.0, 0.22 * len(rows) + 2), 3.6)
@@ -97,8 +98,9 @@ def rubric_outcomes(rows: Sequence[TaskRow], *, max_tasks: int = 80) -> str | No
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_xticks(list(xs), [r.task_id for r in rows], rotation=90, fontsize=6)
     ax.set_ylabel("rubrics")
-    ax.set_title("Per-rubric outcome by task")
-    ax.legend(fontsize=7, loc="upper right")
+    shown = "" if len(with_rubrics) <= max_tasks else f" (first {max_tasks} of {len(with_rubrics)})"
+    ax.set_title("Per-rubric outcome by task" + shown)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _encode(fig)
 
 
