@@ -124,3 +124,18 @@ def test_resolving_an_unknown_or_ambiguous_run_names_the_runs(tmp_path):
         store.register_run(cfg.hash, cfg.to_dict())
         with pytest.raises(DataError, match=r"no run .* matches 'zzz'"):
             store.resolve_run("zzz")
+
+
+def test_another_sqlite_file_is_refused_as_a_store_and_left_untouched(tmp_path):
+    other = tmp_path / "checkpoints.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE checkpoints (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(DataError, match="not a carr-agent results store"):
+        ResultStore.open_existing(other)
+    with pytest.raises(DataError, match="not a carr-agent results store"):
+        ResultStore(other)  # what `carr-agent eval --store` opens
+    tables = {r[0] for r in sqlite3.connect(other).execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"checkpoints"}

@@ -104,6 +104,8 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            _check_is_store(self.path)
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -267,6 +269,20 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def _check_is_store(path: Path) -> None:
+    """Refuse (without writing to it) a file that is not a results store."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path} is not a usable results store: {exc}") from exc
+    if tables and not {"runs", "results"} <= tables:
+        raise DataError(f"{path} is not a carr-agent results store (no runs/results tables)")
 
 
 def _to_row(record: EvalRecord) -> tuple[Any, ...]:
