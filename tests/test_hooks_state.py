@@ -169,13 +169,54 @@ async def test_add_carr_reward_redirects_plain_edges_to_end_with_a_fixed_task():
     assert out["reward"] == pytest.approx(0.7)
 
 
-def test_add_carr_reward_requires_the_reward_keys_in_the_state_schema():
+async def test_add_carr_reward_extends_a_state_schema_without_the_reward_keys():
+    async def answer(state):
+        return {"messages": [AIMessage(sample.UNCITED)]}
+
     builder = StateGraph(MessagesState)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "answer")
+    builder.add_edge("answer", END)
+    graph = add_carr_reward(builder, scorer=scorer(), task=sample_task_dict()).compile()
+    out = await graph.ainvoke({"messages": [HumanMessage(sample.PROMPT)]})
+    assert out["reward"] == pytest.approx(0.7) and len(out["messages"]) == 2
+
+
+def test_add_carr_reward_asks_for_the_mixin_when_it_cannot_extend_the_state():
+    from pydantic import BaseModel
+
+    class PydanticState(BaseModel):
+        messages: list = []
+
+    builder = StateGraph(PydanticState)
     builder.add_node("a", lambda s: {})
     builder.add_edge(START, "a")
     builder.add_edge("a", END)
     with pytest.raises(ConfigError, match="CarrRewardState"):
         add_carr_reward(builder, scorer=scorer(), task=sample_task_dict())
+
+
+async def test_add_carr_reward_works_on_this_projects_agent_graph():
+    from carr_agent.graph import ScriptedChatModel, build_agent_graph
+    from carr_agent.tools.browser import Browser
+
+    class Pages:
+        def search(self, query, k=10):
+            return [Hit(url=p.url, title=p.title, snippet=p.text[:60]) for p in PAGES.values()]
+
+        def fetch(self, url):
+            return PAGES[url]
+
+    model = ScriptedChatModel([
+        {"tool_calls": [{"name": "open", "args": {"id_or_url": sample.MAREK.url}}]},
+        {"tool_calls": [{"name": "open", "args": {"id_or_url": sample.BRASTOW.url}}]},
+        sample.CITED,
+    ])
+    builder = build_agent_graph(model, browser=Browser(search=Pages(), fetcher=Pages()))
+    graph = add_carr_reward(builder, scorer=scorer(), task=sample_task_dict()).compile()
+    out = await graph.ainvoke({"question": sample.QUESTION})
+    assert out["ledger"], "the agent records its evidence"
+    assert out["reward"] == pytest.approx(1.0), out["carr"]
 
 
 class BrokenJudge(DeterministicJudge):

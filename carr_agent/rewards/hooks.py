@@ -354,18 +354,16 @@ def add_carr_reward(
     to END with ``Command(goto=END)`` are not redirected; add :func:`carr_reward_node` yourself
     for those.
 
+    A TypedDict state without ``reward``/``carr`` is extended with them (see
+    :func:`_ensure_reward_keys`); mixing in :class:`CarrRewardState` is the explicit way.
+
     Raises:
-        ConfigError: the state schema lacks ``reward``/``carr`` (mix in :class:`CarrRewardState`),
-            the node name is taken, or nothing leads to END.
+        ConfigError: a non-TypedDict state lacks ``reward``/``carr``, the node name is taken,
+            ``after`` names no node, or nothing leads to END.
     """
     from langgraph.graph import END
 
-    missing = [k for k in ("reward", "carr") if k not in builder.channels]
-    if missing:
-        raise ConfigError(
-            f"the graph state has no {', '.join(missing)} key: add CarrRewardState to the state "
-            "schema, e.g. `class State(MessagesState, CarrRewardState): ...`"
-        )
+    _ensure_reward_keys(builder)
     if name in builder.nodes:
         raise ConfigError(f"the graph already has a node named {name!r}")
     if after is not None and after not in builder.nodes:
@@ -390,6 +388,41 @@ def add_reward_node(
     """:func:`add_carr_reward` under the name used in ``interfaces.md`` (``task_from_state`` is
     ``task_getter``)."""
     return add_carr_reward(builder, scorer=scorer, task_getter=task_from_state, **kwargs)
+
+
+def _ensure_reward_keys(builder: StateGraph) -> None:
+    """Make sure ``reward`` and ``carr`` are state channels and part of the graph's output.
+
+    With the :class:`CarrRewardState` mixin nothing is needed. A TypedDict state without it (e.g.
+    a graph you cannot edit, such as this project's agent) is extended: the two keys are added
+    as plain channels and to a copy of the output schema.
+
+    Raises:
+        ConfigError: the keys are missing and the output schema is not a TypedDict.
+    """
+    from typing_extensions import TypedDict as TypedDictType
+    from typing_extensions import is_typeddict
+
+    keys = ("reward", "carr")
+    output = builder.output_schema
+    output_keys = set(builder.schemas.get(output, {}))
+    if all(k in builder.channels for k in keys) and all(k in output_keys for k in keys):
+        return
+    if not is_typeddict(output):
+        raise ConfigError(
+            "the graph state has no reward/carr keys: add CarrRewardState to the state schema, "
+            "e.g. `class State(MessagesState, CarrRewardState): ...`"
+        )
+    fields = {key: Any for key in output_keys | set(keys)}
+    extended = TypedDictType(f"{output.__name__}WithCarrReward", fields, total=False)  # type: ignore[operator]
+    try:
+        builder._add_schema(extended, allow_managed=False)
+    except ValueError as exc:  # a schema LangGraph cannot merge: ask for the mixin instead
+        raise ConfigError(
+            f"cannot add reward/carr to the graph state ({exc}); add CarrRewardState to the state "
+            "schema instead"
+        ) from exc
+    builder.output_schema = extended
 
 
 def _redirect_end(builder: StateGraph, target: str, end: str, after: str | None = None) -> int:
