@@ -126,9 +126,22 @@ def test_rubrics_use_contiguous_labels_rooted_at_the_answer(all_tasks: list) -> 
         assert "E0" in used
         assert used == set(t["entities"]) == {f"E{i}" for i in range(len(used))}, t["id"]
         assert t["entities"]["E0"] == t["label"]
-        assert t["hops"] == len(t["entities"])  # the anchor is named; every hop adds an entity
+        # Every hop adds an entity; a described (unnamed) anchor is one more, E1.
+        hidden_anchor = len(t["entities"]) - t["hops"]
+        assert hidden_anchor in (0, 1), t["id"]
+        if hidden_anchor:
+            assert t["entities"]["E1"] not in t["question"]
+            assert any(r.startswith("<E1> is a") for r in t["rubrics"])
         assert set(t["traps"]) <= TRAP_TYPES
         assert len(t["rubric_urls"]) == len(t["rubrics"])
+
+
+def test_questions_never_name_a_hidden_entity(all_tasks: list) -> None:
+    for t in all_tasks:
+        question = normalize_text(t["question"])
+        for label, value in t["entities"].items():
+            names = [value, *t.get("entity_aliases", {}).get(label, [])]
+            assert not any(contains_phrase(question, n) for n in names), (t["id"], label, value)
 
 
 def test_the_project_task_loader_accepts_both_files() -> None:

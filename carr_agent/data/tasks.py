@@ -12,6 +12,7 @@ rubric is grounded in the corpus.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -223,6 +224,11 @@ def trivial(w: World, step: Step) -> bool:
     return w[step[2]].name in w[step[1]].name
 
 
+def named_in(text: str, e: Entity) -> bool:
+    """Whether ``text`` names ``e`` (by name or alias, as whole words)."""
+    return any(re.search(rf"\b{re.escape(n)}\b", text) for n in [e.name, *aliases(e)])
+
+
 def walk(w: World, rng: random.Random, anchor: Entity, hops: int) -> list[Step] | None:
     """A random chain of ``hops`` facts from ``anchor`` with distinct entities and roles."""
     chain: list[Step] = []
@@ -238,6 +244,8 @@ def walk(w: World, rng: random.Random, anchor: Entity, hops: int) -> list[Step] 
                 continue
             if (cur is anchor or len(chain) == hops - 1) and trivial(w, st):
                 continue  # the question would name the entity, or the answer
+            if named_in(anchor.name, o):
+                continue  # "the Nevette flood": the question would name a hidden entity
 
             options.append(st)
         if not options:
@@ -252,16 +260,48 @@ def walk(w: World, rng: random.Random, anchor: Entity, hops: int) -> list[Step] 
     return chain if cur.kind in _ANSWER_KINDS else None
 
 
+def anchor_description(w: World, anchor: Entity) -> tuple[str, str] | None:
+    """A description that singles out a work without naming it, and its rubric body.
+
+    ``("A requiem composed in 1827", "is a requiem composed in 1827.")``, or None when another
+    work fits the same description.
+    """
+    if anchor.kind != "work":
+        return None
+    a = anchor.attrs
+
+    def signature(x: Entity) -> tuple[str, str, int]:
+        return (x.sub, x.attrs["form"], x.attrs["year"])
+
+    if sum(signature(x) == signature(anchor) for x in w.kind("work")) != 1:
+        return None
+    what = {"composition": f"{a['form']} composed in", "painting": "painting from",
+            "novel": "novel published in", "bridge": "bridge completed in",
+            "building": "building completed in"}[anchor.sub]
+    phrase = f"{what} {a['year']}"
+    return _article(phrase)[0].upper() + _article(phrase)[1:], f"is {_article(phrase)}."
+
+
 def compose(w: World, rng: random.Random, steps: list[Step], *, clause_p: float,
-            final_clause_p: float = 0.85) -> dict[str, Any]:
-    """Question, rubrics and entities for a chain."""
+            final_clause_p: float = 0.85, hide_anchor: bool = False) -> dict[str, Any]:
+    """Question, rubrics and entities for a chain.
+
+    With ``hide_anchor`` (and a work that a description singles out) the anchor is described,
+    not named, and becomes entity ``E1``.
+    """
     anchor = w[steps[0][1]]
     n = len(steps)
-    labels = {steps[i][2]: ("E0" if i == n - 1 else f"E{i + 1}") for i in range(n)}
+    described = anchor_description(w, anchor) if hide_anchor else None
+    offset = 2 if described else 1
+    labels = {steps[i][2]: ("E0" if i == n - 1 else f"E{i + offset}") for i in range(n)}
     answer = w[steps[-1][2]]
     sentences: list[str] = []
     rubrics = [type_rubric(answer)]
     subject = anchor_phrase(anchor)
+    if described:
+        labels[anchor.key] = "E1"
+        subject = described[0]
+        rubrics.append(f"<E1> {described[1]}")
     for i, (rel, sk, ok, year) in enumerate(steps):
         s, o = w[sk], w[ok]
         label = labels[ok]
@@ -276,14 +316,15 @@ def compose(w: World, rng: random.Random, steps: list[Step], *, clause_p: float,
         if s.name.endswith("Championships"):
             ask = ask.replace(" was won ", " were won ")
         sentences.append(ask.format(S=subject, s=subject[0].lower() + subject[1:], A=intro, Y=year))
-        s_text = literal(anchor) if i == 0 else f"<{labels[sk]}>"
+        s_text = literal(anchor) if i == 0 and not described else f"<{labels[sk]}>"
         rubrics.append(fact(rel, s, o, s_text, f"<{label}>", year))
         rubrics += chosen
         subject = f"That {role(rel, o)}"
     final = rng.choice(_FINAL[answer.kind]).format(r=role(steps[-1][0], answer))
-    entities = {labels[st[2]]: w[st[2]].name for st in steps}
-    entity_aliases = {labels[st[2]]: aliases(w[st[2]]) for st in steps if aliases(w[st[2]])}
+    entities = {label: w[key].name for key, label in labels.items()}
+    entity_aliases = {label: aliases(w[key]) for key, label in labels.items() if aliases(w[key])}
     return {
+        "_labels": labels,
         "question": " ".join([*sentences, final]),
         "label": answer.name,
         "aliases": aliases(answer),
@@ -421,7 +462,8 @@ def build_tasks(w: World, seed: int, count: int, checker_docs: Callable[[], list
            for i, st in enumerate(dev_chains)]
     dev[0]["question"] = DEMO_QUESTION
     main = [_task(w, rng, f"vd-{i + 1:04d}", st, leak=(i % 4 == 1), wrong=(i % 10 in (0, 3, 6)),
-                  traps=traps, clause_p=0.55, seed=seed) for i, st in enumerate(main_chains)]
+                  traps=traps, clause_p=0.55, seed=seed, hide_anchor=(i % 3 == 2))
+            for i, st in enumerate(main_chains)]
     checker = SupportChecker(checker_docs())
     for task in dev + main:
         _ground(w, task, checker)
@@ -466,8 +508,9 @@ def _dev_chains(w: World, rng: random.Random, used: set[str]) -> list[list[Step]
 
 def _task(w: World, rng: random.Random, tid: str, steps: list[Step], *, leak: bool, wrong: bool,
           traps: list[Doc], clause_p: float, seed: int, final_clause_p: float = 0.85,
-          ) -> dict[str, Any]:
-    body = compose(w, rng, steps, clause_p=clause_p, final_clause_p=final_clause_p)
+          hide_anchor: bool = False) -> dict[str, Any]:
+    body = compose(w, rng, steps, clause_p=clause_p, final_clause_p=final_clause_p,
+                   hide_anchor=hide_anchor)
     task: dict[str, Any] = {"id": tid, **body, "traps": [], "trap_details": []}
     twin_key = _has_twin(w, steps)
     if twin_key:
@@ -506,14 +549,14 @@ def add_leak_threads(w: World, seed: int, tasks: list[dict[str, Any]], start: in
 def _ground(w: World, task: dict[str, Any], checker: SupportChecker) -> None:
     """Attach the supporting pages of each rubric; a rubric no page supports is a generator bug."""
     steps: list[Step] = task.pop("_steps")
-    by_label = {("E0" if i == len(steps) - 1 else f"E{i + 1}"): st[2] for i, st in enumerate(steps)}
+    by_label = {label: key for key, label in task.pop("_labels").items()}
     anchor = steps[0][1]
     gold = [[v, *task["entity_aliases"].get(k, [])] for k, v in task["entities"].items()]
     gold[0] += task["aliases"]
     rubric_urls = []
     for rubric in task["rubrics"]:
         keys = [by_label[lab] for lab in by_label if f"<{lab}>" in rubric]
-        if literal(w[anchor]) in rubric:
+        if anchor not in keys and literal(w[anchor]) in rubric:
             keys.append(anchor)
         urls = checker.support_urls(fill(rubric, task["entities"]), keys, gold)
         if not urls:
