@@ -121,7 +121,8 @@ def score(
 
         try:
             summary = asyncio.run(
-                score_jsonl(input, output, service, retry_failed=retry_failed, on_result=on_result)
+                score_jsonl(input, output, service, retry_failed=retry_failed, on_result=on_result,
+                            on_resume=lambda n: bar.update(task_id, completed=n))
             )
         except CarrError as exc:
             raise _fail(str(exc)) from exc

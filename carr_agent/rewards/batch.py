@@ -111,6 +111,7 @@ async def score_jsonl(
     retry_failed: bool = False,
     window: int | None = None,
     on_result: Callable[[int, int, dict[str, Any]], None] | None = None,
+    on_resume: Callable[[int], None] | None = None,
 ) -> BatchSummary:
     """Score every request of ``in_path`` not yet in ``out_path``; append results to it.
 
@@ -121,6 +122,7 @@ async def score_jsonl(
         retry_failed: judge again the lines whose earlier result was a judge failure.
         window: requests read ahead (default: twice the service's concurrency).
         on_result: called ``(line, status, body)`` after each line (progress bars).
+        on_resume: called once with the number of lines already in ``out_path``.
 
     Raises:
         DataError: ``out_path`` exists but is not a score output.
@@ -128,6 +130,8 @@ async def score_jsonl(
     if not in_path.is_file():
         raise DataError(f"input file not found: {in_path}")
     done = done_lines(out_path, drop_failed=retry_failed)
+    if on_resume is not None:
+        on_resume(len(done))
     summary = BatchSummary()
     limit = window or 2 * service.options.concurrency
     pending: set[asyncio.Task[None]] = set()
