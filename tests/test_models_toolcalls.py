@@ -127,3 +127,11 @@ def test_valid_and_invalid_calls_in_one_reply_are_separated():
     assert [c["name"] for c in parsed.tool_calls] == ["find"]
     assert len(parsed.invalid_tool_calls) == 1
     assert parsed.content == "trailing words"
+
+
+def test_prose_after_an_unclosed_call_stays_content():
+    parsed = parse_tool_calls(
+        '<tool_call>\n{"name": "find", "arguments": {"pattern": "x"}}\nThen I will answer.'
+    )
+    assert parsed.tool_calls[0]["args"] == {"pattern": "x"}
+    assert parsed.content == "Then I will answer."

@@ -98,12 +98,26 @@ def _parse_tagged(text: str) -> ParsedToolCalls:
         if not sep:
             # A missing closing tag: the call runs to the end of this piece.
             body, rest = piece, ""
+        if not sep:
+            body, rest = _split_unclosed(body)
         _collect(body, calls, invalid, missing_close=not sep)
         kept.append(rest)
     content = "".join(kept)
     # A stray closing tag without an opening one is noise, not content.
     content = content.replace(CLOSE_TAG, "")
     return ParsedToolCalls(_tidy(content), calls, invalid)
+
+
+def _split_unclosed(body: str) -> tuple[str, str]:
+    """For a block without ``</tool_call>``: the leading JSON value, and any prose after it."""
+    stripped = body.lstrip()
+    if not stripped.startswith("{"):
+        return body, ""
+    try:
+        _, end = json.JSONDecoder().raw_decode(stripped)
+    except json.JSONDecodeError:
+        return body, ""
+    return stripped[:end], stripped[end:]
 
 
 def _collect(
