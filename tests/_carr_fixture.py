@@ -1,14 +1,23 @@
-"""Shared test data for the reward-hook tests: a fictional two-hop task and its evidence.
+"""Shared helpers for the reward-hook tests: a fictional two-hop task and real server processes.
 
-Loaded from ``examples/data/build_sample_requests.py`` so the tests and the shipped sample
-requests describe the same world.
+The task data is loaded from ``examples/data/build_sample_requests.py`` so the tests and the
+shipped sample requests describe the same world. ``start_fake_judge`` / ``start_server`` run real
+processes on free ports and wait for their ``/health``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REQUESTS = ROOT / "examples" / "data" / "evaluate_requests.jsonl"
@@ -32,15 +41,6 @@ def sample_task_dict() -> dict:
 
 
 # ------------------------------------------------------------------ real server processes
-
-import os  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import httpx  # noqa: E402
 
 
 def free_port() -> int:
