@@ -135,3 +135,16 @@ def test_report_renders_in_headless_chromium(tmp_path):
                     f"--screenshot={shot}", "--window-size=1280,2400", out.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_failed_runs_are_listed_with_their_errors(tmp_path):
+    from carr_agent.eval import EvalRecord
+
+    store_path = make_store(tmp_path, "policy")
+    with ResultStore(store_path) as store:
+        run = store.resolve_run()
+        store.save(EvalRecord(task_id="crashed", config_hash=run.config_hash, status="failed",
+                              question="q?", label="a", errors=["ModelError: server went away"]))
+    text = " ".join(parse(write_report(store_path, tmp_path / "r.html")).text)
+    assert "Failed runs" in text and "ModelError: server went away" in text
+    assert "runs failed (not scored)" in text
