@@ -287,3 +287,55 @@ def test_regenerating_with_the_default_seed_reproduces_the_shipped_files(tmp_pat
         digest = hashlib.sha256((example_corpus_path().parent / name).read_bytes()).hexdigest()
         assert digest == shipped["sha256"][name] == manifest["sha256"][name]
         assert (tmp_path / name).read_bytes() == (example_corpus_path().parent / name).read_bytes()
+
+
+# -- end to end with the project's scorer ------------------------------------------------------
+
+
+def _oracle_answer(raw: dict, pages: dict) -> tuple[str, list[dict]]:
+    """An answer stating every filled rubric, citing a page that supports it, and its ledger."""
+    lines, ledger, numbers = [], [], {}
+    for rubric, urls in zip(raw["rubrics"], raw["rubric_urls"], strict=True):
+        url = urls[0]
+        numbers.setdefault(url, len(numbers) + 1)
+        lines.append(f"{fill_rubric(rubric, raw['entities'])} [{numbers[url]}]({url})")
+    body = "## Explanation with Citations\n" + "\n".join(lines)
+    answer = f"{body}\n\n## Exact Answer\n{raw['label']}\n\n## References\n" + "\n".join(numbers)
+    for step, url in enumerate(numbers):
+        text = pages[url]["text"]
+        ledger.append({"source_id": f"S{step + 1}", "url": url, "title": pages[url]["title"],
+                       "kind": "open", "step": step, "text": text, "start": 0, "end": len(text)})
+    return answer, ledger
+
+
+async def test_an_answer_citing_the_gold_pages_earns_full_rubric_and_outcome_reward(
+    pages: dict,
+) -> None:
+    from carr_agent.rewards.scorer import CarrScorer
+
+    scorer = CarrScorer(DeterministicJudge())
+    for path in (example_tasks_path("dev"), example_tasks_path("all")):
+        raws = {r["id"]: r for r in iter_tasks("dev" if path.name.endswith("dev.jsonl") else "all")}
+        for task in load_tasks(path, strict=True):
+            answer, ledger = _oracle_answer(raws[task.id], pages)
+            result = await scorer.ascore(task, answer, ledger)
+            assert result.outcome_reward == 1.0, task.id
+            assert result.rubric_reward == 1.0, (task.id, result.rubric_scores)
+            # Citing nothing the agent was shown earns no rubric credit.
+            empty = await scorer.ascore(task, answer, [])
+            assert empty.rubric_reward == 0.0 and empty.outcome_reward == 1.0
+
+
+async def test_naming_the_near_duplicate_as_the_answer_is_wrong(main_tasks: list) -> None:
+    judge = DeterministicJudge()
+    tasks = {t.id: t for t in load_tasks(example_tasks_path("all"), strict=True)}
+    checked = 0
+    for raw in main_tasks:
+        for d in raw["trap_details"]:
+            if d["type"] == "near_duplicate" and d["entity"] == "E0":
+                verdict = await judge.judge_outcome(
+                    raw["question"], f"## Exact Answer\n{d['value']}\n", raw["label"],
+                    task=tasks[raw["id"]])
+                assert not verdict.correct, raw["id"]
+                checked += 1
+    assert checked >= 3

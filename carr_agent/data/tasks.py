@@ -186,7 +186,7 @@ def clauses(e: Entity, label: str) -> list[tuple[str, str]]:
 def type_rubric(e: Entity) -> str:
     a = e.attrs
     if e.kind == "person":
-        return f"<E0> is a {e.sub}."
+        return f"<E0> is {_article(e.sub)}."
     if e.kind in ("town", "lake", "mountain"):
         return f"<E0> is a {e.kind} in the province of {a['province']}."
     if e.kind == "river":
