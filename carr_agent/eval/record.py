@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from carr_agent.errors import DataError
+
 RunStatus = Literal["ok", "failed"]
 
 
@@ -76,7 +78,7 @@ class EvalRecord:
 
     def __post_init__(self) -> None:
         if self.status not in ("ok", "failed"):
-            raise ValueError(f"status must be 'ok' or 'failed', got {self.status!r}")
+            raise DataError(f"status must be 'ok' or 'failed', got {self.status!r}")
 
     @property
     def n_rubrics(self) -> int:
