@@ -324,3 +324,27 @@ async def test_async_invocations_record_into_their_own_context(llm):
 
     got = await asyncio.gather(one("first"), one("second"))
     assert got == [["first"], ["second"]]
+
+
+def test_structured_output_works_through_a_forced_tool_call(llm):
+    from pydantic import BaseModel
+
+    class Verdict(BaseModel):
+        """A judge's verdict."""
+
+        supported: bool
+        reason: str
+
+    call = '<tool_call>\n{"name": "Verdict", "arguments": {"supported": true, "reason": "cited"}}\n</tool_call>'
+    result = llm.scripted([call]).with_structured_output(Verdict).invoke("Is it supported?")
+    assert result == Verdict(supported=True, reason="cited")
+
+
+def test_score_of_an_empty_completion_is_empty_and_long_prompts_keep_only_needed_logits(llm, tiny):
+    net, tok = tiny
+    prompt = tok("word " * 300, add_special_tokens=False)["input_ids"]
+    completion = tok(" the end", add_special_tokens=False)["input_ids"]
+    assert llm.score(prompt, []) == []
+    assert llm.score(prompt, completion) == pytest.approx(
+        _manual_logprobs(net, prompt, completion), abs=1e-4
+    )

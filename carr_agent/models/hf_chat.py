@@ -382,14 +382,16 @@ class HFChatModel(BaseChatModel):
 
         if not prompt_ids:
             raise ConfigError("score needs at least one prompt token")
+        if not completion_ids:
+            return []
         device = _device_of(self.model)
         ids = torch.tensor([prompt_ids + completion_ids], device=device)
+        keep = len(completion_ids) + 1  # only the positions that predict completion tokens
         with torch.inference_mode():
-            logits = self.model(input_ids=ids).logits[0].float()
-        start = len(prompt_ids) - 1
-        step_logits = logits[start : start + len(completion_ids)] / temperature
+            logits = self.model(input_ids=ids, logits_to_keep=keep).logits[0].float()
+        step_logits = logits[-keep:-1] / temperature
         logp = torch.log_softmax(step_logits, dim=-1)
-        target = torch.tensor(completion_ids, device=device).unsqueeze(-1)
+        target = torch.tensor(completion_ids, dtype=torch.long, device=device).unsqueeze(-1)
         return logp.gather(-1, target).squeeze(-1).tolist()
 
     def _sample(
