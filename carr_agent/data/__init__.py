@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from carr_agent.errors import CorpusError, DataError
 

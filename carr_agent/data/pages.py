@@ -126,6 +126,9 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
         f"{a['birth_year']}, {pr['he']} grew up in the province of {prov}.",
         f"{p.name} {was} a {DEMONYM} {prof}{known}. {pr['He']} was born in {a['birth_year']} in "
         f"the town of {town.name}, in the province of {prov}.",
+        f"{p.name} ({_life(p)}) {was} {_art(prof)} from the province of {prov}{known}. "
+        f"{pr['He']} was born in {town.name} in {a['birth_year']} and spent most of {pr['his']} life "
+        f"in {REGION}.",
     )
     paras = [lead]
     nth = c.pick("eldest", "second", "third", "youngest")
@@ -216,6 +219,8 @@ def town_page(c: _Ctx, t: Entity) -> Doc:
         f"{a['population']:,}. The town lies on the {river.name}.",
         f"{t.name} is a town in the province of {a['province']}, {REGION}, which lies on the "
         f"{river.name}.",
+        f"{t.name} is a small {DEMONYM} town in the province of {a['province']}. It lies on the "
+        f"{river.name}, in a broad valley between wooded hills.",
     )
     paras = [lead]
     hist = [c.pick(f"{t.name} was founded in {a['founded']} as a market settlement.",
@@ -292,6 +297,9 @@ def lake_page(c: _Ctx, lake: Entity) -> Doc:
         f"{a['area']} square kilometres and has a maximum depth of {a['depth']} metres.",
         f"{lake.name} is a lake in the province of {a['province']} in {REGION}, with a maximum depth "
         f"of {a['depth']} metres. The lake covers an area of {a['area']} square kilometres.",
+        f"{lake.name} is a lake in {REGION}, in the province of {a['province']}. With a maximum "
+        f"depth of {a['depth']} metres it is one of the deeper lakes of the region; it covers an "
+        f"area of {a['area']} square kilometres.",
     )
     paras = [lead]
     body: list[str] = []
@@ -351,7 +359,9 @@ def institution_page(c: _Ctx, i: Entity) -> Doc:
         f"The {i.name} is {_art(i.sub)} located in {town.name}, {REGION}. It was founded in "
         f"{a['founded']}{by}.",
         f"The {i.name} is {_art(i.sub)} in {REGION}, located in {town.name}. The {i.sub} was "
-        f"founded in {a['founded']}{by}.")]
+        f"founded in {a['founded']}{by}.",
+        f"Founded in {a['founded']}{by}, the {i.name} is {_art(i.sub)} located in {town.name} in "
+        f"the province of {town.attrs['province']}, {REGION}.")]
     body: list[str] = []
     people = w.kind("person")
     if i.sub == "sports club":
@@ -398,7 +408,9 @@ def work_page(c: _Ctx, x: Entity) -> Doc:
         paras.append(c.pick(
             f"The {x.name} is {_art(P.FORM_DESC.get(a['form'], a['form']))} by the {DEMONYM} composer {p.name}, composed in "
             f"{a['year']}.",
-            f"The {x.name} is a work for orchestra that {p.name} composed in {a['year']}."))
+            f"The {x.name} is a work for orchestra that {p.name} composed in {a['year']}.",
+            f"{p.name} composed the {x.name}, {_art(P.FORM_DESC.get(a['form'], a['form']))}, in "
+            f"{a['year']}; it is among the better-known {DEMONYM} works of its decade."))
         if x.key == w.demo.get("work"):
             town = w[p.attrs["birth_town"]]
             keys.add(town.key)
@@ -413,8 +425,11 @@ def work_page(c: _Ctx, x: Entity) -> Doc:
                                   "Reviews of the premiere were mixed, but the work soon entered "
                                   "the repertoire."))
     elif x.sub == "painting":
-        paras.append(f"{x.name} is an oil painting by the {DEMONYM} painter {p.name}, who painted "
-                     f"it in {a['year']}.")
+        paras.append(c.pick(
+            f"{x.name} is an oil painting by the {DEMONYM} painter {p.name}, who painted it in "
+            f"{a['year']}.",
+            f"{x.name} ({a['year']}) is a painting by {p.name}. The artist painted it in "
+            f"{a['year']}, working from sketches made on site."))
         if a["held_by"]:
             m = w[a["held_by"]]
             keys.add(m.key)
