@@ -51,7 +51,7 @@ def example_tasks_path(split: Literal["all", "dev"] = "all") -> Path:
     raise DataError(f"unknown task split {split!r}; expected 'all' or 'dev'")
 
 
-def _open_text(path: Path):
+def _open_text(path: Path) -> TextIO:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return path.open(encoding="utf-8")
