@@ -348,3 +348,33 @@ def test_score_of_an_empty_completion_is_empty_and_long_prompts_keep_only_needed
     assert llm.score(prompt, completion) == pytest.approx(
         _manual_logprobs(net, prompt, completion), abs=1e-4
     )
+
+
+@pytest.mark.parametrize("truncation", [{"top_k": 1}, {"top_p": 1e-6}])
+def test_top_k_one_or_tiny_top_p_samples_the_greedy_tokens(tiny, truncation):
+    net, tok = tiny
+    greedy = HFChatModel(model=net, tokenizer=tok, max_new_tokens=8, temperature=0)
+    sampled = HFChatModel(
+        model=net, tokenizer=tok, max_new_tokens=8, temperature=1.0, seed=5, **truncation
+    )
+    with greedy.recording() as rec:
+        greedy.invoke("hi")
+        sampled.invoke("hi")
+    g, s = rec.turns
+    assert s.completion_ids == g.completion_ids
+    # Recorded log-probs are of the full temperature-scaled distribution, not the truncated one.
+    assert s.logprobs == pytest.approx(g.logprobs, abs=1e-4)
+    assert all(x < 0 for x in s.logprobs)
+
+
+def test_stop_strings_end_the_turn(llm, tiny):
+    net, tok = tiny
+    free = HFChatModel(model=net, tokenizer=tok, max_new_tokens=12, temperature=0)
+    text = free.invoke("hi").response_metadata["raw_completion"]
+    stop = text[4:6]
+    assert stop
+    with free.recording() as rec:
+        msg = free.invoke("hi", stop=[stop])
+    assert rec.turns[0].finish_reason == "stop"
+    assert stop in msg.response_metadata["raw_completion"]
+    assert len(rec.turns[0].completion_ids) < 12

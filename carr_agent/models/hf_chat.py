@@ -401,6 +401,12 @@ class HFChatModel(BaseChatModel):
         max_new_tokens: int,
         stop: list[str] | None,
     ) -> tuple[list[int], list[float], Literal["stop", "length"]]:
+        """Sample one completion; the extension point for other samplers (e.g. a vLLM engine).
+
+        Called with the generation lock held. Overrides must return ``(completion_ids,
+        logprobs, finish_reason)`` with the conventions of :class:`Turn` (end-of-turn token
+        included on ``"stop"``, log-probs under ``softmax(logits / temperature)``).
+        """
         import torch
 
         device = _device_of(self.model)
