@@ -27,10 +27,11 @@ _TOKEN = re.compile(r"\w+")
 
 
 def make_vocab(n: int, rng: random.Random) -> list[str]:
-    syll = ["ka", "lo", "mi", "ra", "ten", "vor", "ul", "se", "dra", "pin", "qu", "bel", "on", "ith"]
+    syll = ["ka", "lo", "mi", "ra", "ten", "vor", "ul", "se", "dra", "pin", "qu", "bel", "on", "ith",
+            "ar", "es", "tor", "lin", "mau", "ze"]
     words: set[str] = set()
-    while len(words) < n:
-        words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 4))))
+    while len(words) < n:  # 20 syllables, 2-5 of them: ~3.4M possible words
+        words.add("".join(rng.choice(syll) for _ in range(rng.randint(2, 5))))
     return sorted(words)
 
 
