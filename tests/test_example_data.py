@@ -151,6 +151,17 @@ def test_the_project_task_loader_accepts_both_files() -> None:
     assert dev[0].question == DEMO_QUESTION and dev[0].label == DEMO_ANSWER
 
 
+def test_a_named_anchor_is_grounded_on_its_own_page(all_tasks: list, pages: dict) -> None:
+    titles = {p["title"]: u for u, p in pages.items() if "/wiki/" in u}
+    for t in all_tasks:
+        if len(t["entities"]) > t["hops"]:
+            continue  # described anchor: it is E1, grounded like any entity
+        first = t["rubrics"][1]  # rubric 0 describes E0; rubric 1 is the anchor's fact
+        named = [title for title in titles if title.lower() in first.lower()]
+        assert named, (t["id"], first)
+        assert titles[max(named, key=len)] in t["rubric_urls"][1], (t["id"], first)
+
+
 def test_gold_values_appear_on_gold_pages_and_gold_pages_exist(all_tasks: list, pages: dict) -> None:
     for t in all_tasks:
         assert set(t["gold_urls"]) == {u for urls in t["rubric_urls"] for u in urls}

@@ -556,7 +556,7 @@ def _ground(w: World, task: dict[str, Any], checker: SupportChecker) -> None:
     rubric_urls = []
     for rubric in task["rubrics"]:
         keys = [by_label[lab] for lab in by_label if f"<{lab}>" in rubric]
-        if anchor not in keys and literal(w[anchor]) in rubric:
+        if anchor not in keys and literal(w[anchor]).lower() in rubric.lower():
             keys.append(anchor)
         urls = checker.support_urls(fill(rubric, task["entities"]), keys, gold)
         if not urls:
