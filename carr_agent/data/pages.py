@@ -132,8 +132,9 @@ def person_page(c: _Ctx, p: Entity) -> Doc:
     )
     paras = [lead]
     nth = c.pick("eldest", "second", "third", "youngest")
-    early = c.fill(P.EARLY, 2, job=c.pick(*P.JOBS), job2=c.pick(*P.JOBS), nth=nth,
-                   k=str(c.rng.randint(3, 8)), prov=prov, **pr)
+    job, job2 = c.pick(*P.JOBS), c.pick(*P.JOBS)
+    early = c.fill(P.EARLY, 2, job=job, a_job=_art(job), a_job2=_art(job2), nth=nth,
+                   k=c.pick("three", "four", "five", "six", "seven"), prov=prov, **pr)
     paras.append(" ".join(early))
     career: list[str] = []
     if a["studied_at"]:

@@ -90,9 +90,9 @@ JOBS = ("miller", "schoolteacher", "carpenter", "pharmacist", "railway clerk", "
          "innkeeper", "bookbinder", "ferryman", "watchmaker", "tailor", "notary", "organist",
          "forester", "stonemason", "baker")
 EARLY = (
-    "{He} was the {nth} of {k} children of a {job} and a {job2}.",
-    "{His} father was a {job}, and {his} mother ran a small shop near the river.",
-    "{He} grew up in modest circumstances; {his} parents were a {job} and a {job2}.",
+    "{He} was the {nth} of {k} children of {a_job} and {a_job2}.",
+    "{His} father was {a_job}, and {his} mother ran a small shop near the river.",
+    "{He} grew up in modest circumstances; {his} parents were {a_job} and {a_job2}.",
     "As a child {he} sang in the parish choir and spent summers on an uncle's farm.",
     "{He} showed an early talent that a local {job} encouraged with lessons and books.",
     "The family moved several times during {his} childhood before settling in {prov}.",
