@@ -104,6 +104,7 @@ class ToolFake(GenericFakeChatModel):
     """GenericFakeChatModel that supports ``bind_tools`` and records each request."""
 
     requests: list[tuple[list[BaseMessage], list[str] | None]] = Field(default_factory=list)
+    tool_choices: list[Any] = Field(default_factory=list)
     fail_on: dict[int, Exception] = Field(default_factory=dict)
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
@@ -113,6 +114,7 @@ class ToolFake(GenericFakeChatModel):
                   **kwargs: Any) -> Any:
         n = len(self.requests)
         tools = kwargs.pop("tools", None)
+        self.tool_choices.append(kwargs.pop("tool_choice", None))
         self.requests.append((list(messages), [t["function"]["name"] for t in tools] if tools else None))
         if n in self.fail_on:
             raise self.fail_on.pop(n)

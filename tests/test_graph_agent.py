@@ -336,3 +336,17 @@ def test_open_by_index_uses_the_latest_results_kept_in_state(corpus: CorpusIndex
 
     assert state["latest_hits"][0]["url"] == DEAN_URL
     assert state["open_page"]["url"] == DEAN_URL and state["open_page"]["text"].startswith("Herb Dean")
+
+
+def test_min_tool_calls_makes_the_model_call_tools_before_answering(corpus: CorpusIndex) -> None:
+    turns = [turn(call("search", query="UFC 219")), turn(call("open", id_or_url=0)), "## Exact Answer\nx"]
+    model = ToolFake(messages=script(*turns))
+    agent = build_agent(model, search=corpus, fetcher=corpus, min_tool_calls=2)
+
+    state = agent.invoke({"question": "q"})
+
+    # forced until two calls were made: a search first, then any tool
+    assert model.tool_choices == ["search", "any", None]
+    assert state["answer"]["exact_answer"] == "x"
+    with pytest.raises(ConfigError, match="min_tool_calls"):
+        build_agent(model, search=corpus, fetcher=corpus, max_tool_calls=1, min_tool_calls=2)

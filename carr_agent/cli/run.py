@@ -62,6 +62,11 @@ def run(
     max_tool_calls: Annotated[int, typer.Option(
         "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
     )] = 30,
+    min_tool_calls: Annotated[int | None, typer.Option(
+        "--min-tool-calls", min=0,
+        help="Tool calls required before the model may answer (default 1, so the agent looks "
+             "things up instead of answering from memory).",
+    )] = None,
     max_context_tokens: Annotated[int | None, typer.Option(
         "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
     )] = None,
@@ -115,6 +120,7 @@ def run(
             agent = build_agent(
                 chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
                 max_context_tokens=max_context_tokens, page_budget=page_budget,
+                min_tool_calls=min(1, max_tool_calls) if min_tool_calls is None else min_tool_calls,
                 forbidden_strs=tuple(forbid or ()), checkpointer=saver,
             )
         except CarrError as exc:

@@ -28,10 +28,14 @@ class Budgets:
             model stuck emitting broken calls still stops).
         max_context_tokens: approximate history size at which the agent must answer; ``None``
             means no limit.
+        min_tool_calls: tool calls the model must make before it may answer: until then a tool
+            call is forced (a ``search`` first; small local models otherwise tend to answer from
+            memory without looking anything up).
     """
 
     max_tool_calls: int = 30
     max_context_tokens: int | None = None
+    min_tool_calls: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_tool_calls, bool) or not isinstance(self.max_tool_calls, int) \
@@ -42,6 +46,13 @@ class Budgets:
         ):
             raise ConfigError(
                 f"max_context_tokens must be a positive integer or None, got {self.max_context_tokens!r}"
+            )
+
+        if isinstance(self.min_tool_calls, bool) or not isinstance(self.min_tool_calls, int) \
+                or not 0 <= self.min_tool_calls <= self.max_tool_calls:
+            raise ConfigError(
+                f"min_tool_calls must be an integer from 0 to max_tool_calls ({self.max_tool_calls}), "
+                f"got {self.min_tool_calls!r}"
             )
 
     @property

@@ -67,7 +67,9 @@ def build_agent_graph(
     prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
     schemas = [*browser_tools(BrowsingSession(browser)), *extra_tools]
     graph = StateGraph(AgentState, input_schema=AgentInput)
-    graph.add_node("agent", ModelNode(model, schemas, prompt).as_runnable())
+    graph.add_node(
+        "agent", ModelNode(model, schemas, prompt, budgets.min_tool_calls).as_runnable()
+    )
     graph.add_node(
         "tools", ToolsNode(browser, tuple(extra_tools), budgets, prompt).as_runnable()
     )
@@ -93,6 +95,7 @@ def build_agent(
     page_budget: int = 10_000,
     forbidden_strs: Sequence[str] = (),
     checkpointer: Any = None,
+    min_tool_calls: int = 0,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a compiled deep-search agent: search / open / find tools and a citation ledger.
 
@@ -119,6 +122,8 @@ def build_agent(
         forbidden_strs: hide hits and pages quoting these (usually the question itself).
         checkpointer: a LangGraph checkpointer (e.g. ``SqliteSaver``) to make runs resumable;
             runs then need ``{"configurable": {"thread_id": ...}}``.
+        min_tool_calls: tool calls the model must make before it may answer (it is called with
+            ``tool_choice="any"`` until then); helps small local models that answer from memory.
 
     Returns:
         The compiled graph. Input ``{"messages": [HumanMessage(q)]}`` or ``{"question": q}``.
@@ -133,7 +138,8 @@ def build_agent(
         >>> state = agent.invoke({"question": "Which lab built the first X?"})
         >>> state["answer"]["exact_answer"], state["answer"]["unseen"], len(state["ledger"])
     """
-    budgets = Budgets(max_tool_calls=max_tool_calls, max_context_tokens=max_context_tokens)
+    budgets = Budgets(max_tool_calls=max_tool_calls, max_context_tokens=max_context_tokens,
+                      min_tool_calls=min_tool_calls)
     browser = make_browser(
         search=search, fetcher=fetcher, page_budget=page_budget, forbidden_strs=forbidden_strs
     )

@@ -111,22 +111,42 @@ class ModelNode:
         model: any chat model implementing ``bind_tools``.
         tools: the tools (or tool schemas) the model may call.
         system_prompt: the system prompt.
+        min_tool_calls: until the run has made this many tool calls, the model must call a
+            tool: the first call is forced to be a ``search`` (``tool_choice="search"``: a
+            research run starts by searching, and naming the tool gets small models past an
+            empty call), later ones any tool (``tool_choice="any"``).
     """
 
     model: BaseChatModel
     tools: Sequence[BaseTool | dict[str, Any]]
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    min_tool_calls: int = 0
     _bound: Runnable[Any, Any] = field(init=False, repr=False)
+    _forced: tuple[Runnable[Any, Any], Runnable[Any, Any]] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        tools = list(self.tools)
         try:
-            bound = self.model.bind_tools(list(self.tools))
+            bound = self.model.bind_tools(tools)
+            forced = None
+            if self.min_tool_calls:
+                names = [t.name if isinstance(t, BaseTool) else None for t in tools]
+                first = "search" if "search" in names else "any"
+                forced = (self.model.bind_tools(tools, tool_choice=first),
+                          self.model.bind_tools(tools, tool_choice="any"))
         except NotImplementedError as exc:
             raise ConfigError(
                 f"{type(self.model).__name__} does not implement bind_tools; the agent needs a "
                 "tool-calling chat model"
             ) from exc
         object.__setattr__(self, "_bound", bound)
+        object.__setattr__(self, "_forced", forced)
+
+    def _model_for(self, state: dict[str, Any]) -> Runnable[Any, Any]:
+        made = state.get("tool_calls", 0)
+        if self._forced is not None and made < self.min_tool_calls:
+            return self._forced[0] if made == 0 else self._forced[1]
+        return self._bound
 
     def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
         messages = list(state.get("messages") or [])
@@ -150,13 +170,13 @@ class ModelNode:
 
     def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         prompt, update = self._prepare(state)
-        update["messages"].append(self._bound.invoke(prompt, config))
+        update["messages"].append(self._model_for(state).invoke(prompt, config))
         return update
 
     async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         """Async twin of ``__call__``."""
         prompt, update = self._prepare(state)
-        update["messages"].append(await self._bound.ainvoke(prompt, config))
+        update["messages"].append(await self._model_for(state).ainvoke(prompt, config))
         return update
 
     def as_runnable(self) -> Runnable[Any, Any]:
