@@ -273,7 +273,7 @@ def format_value(value: float | int | None, kind: str) -> str:
         return f"{100 * float(value):.1f}%"
     if kind == "int":
         return str(int(value))
-    return f"{float(value):.3f}"
+    return f"{float(value):.1f}" if abs(float(value)) >= 100 else f"{float(value):.3f}"
 
 
 def format_delta(delta: float | None, kind: str) -> str:
