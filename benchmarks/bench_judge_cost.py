@@ -367,16 +367,28 @@ async def _why(judge: DeterministicJudge, t: Trajectory, statement: str, ref: st
     return "the evidence texts differ"
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    tasks = [t for t in load_tasks(example_tasks_path("all")) if t.entities and t.rubrics]
+def example_tasks() -> list[Task]:
+    """The shipped tasks that carry gold entities and rubrics."""
+    return [t for t in load_tasks(example_tasks_path("all")) if t.entities and t.rubrics]
+
+
+def build_trajectories(n: int, *, seed: int = 0, long_every: int = 3) -> tuple[list[Trajectory], int]:
+    """``n`` trajectories over a temporary bench corpus; also returns how many pages were
+    lengthened past the page budget."""
+    tasks = example_tasks()
     with tempfile.TemporaryDirectory(prefix="bench-judge-") as tmp:
         corpus_file = Path(tmp) / "corpus.jsonl"
-        changed = write_bench_corpus(corpus_file, tasks, long_every=args.long_every, seed=args.seed)
+        changed = write_bench_corpus(corpus_file, tasks, long_every=long_every, seed=seed)
         index = CorpusIndex.build(corpus_file, Path(tmp) / "index")
         titles = {d["url"]: d.get("title", "") for d in iter_corpus(corpus_file)}
         browser = Browser(search=index, fetcher=index, page_budget=PAGE_BUDGET)
-        trajectories = make_trajectories(browser, tasks, titles, n=args.trajectories, seed=args.seed)
+        return make_trajectories(browser, tasks, titles, n=n, seed=seed), len(changed)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    trajectories, n_changed = build_trajectories(args.trajectories, seed=args.seed,
+                                                 long_every=args.long_every)
     tokenizer = load_tokenizer(args.tokenizer)
     judge = DeterministicJudge()
 
@@ -452,7 +464,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             kinds[kind] += 1
     params = {
         "trajectories": len(trajectories), "statements": n_statements, "long_every": args.long_every,
-        "seed": args.seed, "long_pages": len(changed), "page_budget": PAGE_BUDGET,
+        "seed": args.seed, "long_pages": n_changed, "page_budget": PAGE_BUDGET,
         "max_urls": MAX_URLS, "tokenizer": tokenizer[1] if tokenizer else "none (chars/4 only)",
         "trajectory_kinds": dict(kinds),
         "opened_pages_shown_chars": {"mean": round(statistics.fmean(lengths), 1) if lengths else None,
