@@ -39,7 +39,7 @@ from carr_agent.types import Task
 logger = logging.getLogger(__name__)
 
 #: Keys of this project's format that are kept in ``Task.metadata`` (with any other extra key).
-METADATA_KEYS = ("aliases", "hops", "traps", "gold_urls")
+METADATA_KEYS = ("aliases", "entity_aliases", "hops", "traps", "trap_details", "gold_urls", "rubric_urls")
 _PROMPT_KEYS = ("input_messages", "prompt", "messages")
 _QUESTION_KEYS = ("question", "problem")
 _LABEL_KEYS = ("label", "answer")
