@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import write_results
 
 from carr_agent.data import iter_corpus
@@ -188,7 +189,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[20, 100], help="tool calls per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per row (median reported)")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where to write <name>.json/.md (default: benchmarks/results)")
     args = parser.parse_args(argv)
+    if args.results_dir is not None:
+        harness.RESULTS_DIR = args.results_dir
     if min(args.steps) < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be >= 1")
     args.load = " ".join(f"{x:.2f}" for x in os.getloadavg())

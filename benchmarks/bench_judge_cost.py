@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import harness
 from harness import percentile, write_results
 
 from carr_agent.data import example_corpus_path, example_tasks_path, iter_corpus
@@ -522,7 +523,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tokenizer", default="qwen2.5-0.5b",
                         help="cached model tokenizer to count tokens with, or 'none'")
     parser.add_argument("--show-disagreements", type=int, default=20)
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where to write <name>.json/.md (default: benchmarks/results)")
     args = parser.parse_args(argv)
+    if args.results_dir is not None:
+        harness.RESULTS_DIR = args.results_dir
     if args.trajectories < 1:
         parser.error("--trajectories must be >= 1")
     args.load = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 from bench_judge_cost import Trajectory, build_trajectories, example_tasks
 from harness import summarize_ms, write_results
@@ -300,7 +301,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--server-concurrency", type=int, default=64,
                         help="serve-reward --concurrency (requests judged at once)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where to write <name>.json/.md (default: benchmarks/results)")
     args = parser.parse_args(argv)
+    if args.results_dir is not None:
+        harness.RESULTS_DIR = args.results_dir
     if min(args.concurrency) < 1 or args.requests < 1 or args.requests_serial < 1 or args.retries < 1:
         parser.error("sizes must be >= 1")
     args.load = " ".join(f"{x:.2f}" for x in os.getloadavg())
