@@ -159,6 +159,11 @@ class _HistoryParser:
             if call_id is None:
                 self.warn(f"message {index}: tool output without 'tool_call_id' skipped")
                 continue
+            if not isinstance(call_id, str):
+                raise HistoryFormatError(
+                    f"message {index}: a tool output's 'tool_call_id' must be a string, got "
+                    f"{type(call_id).__name__}"
+                )
             if call_id not in self.calls:
                 raise HistoryFormatError(
                     f"message {index}: tool output refers to unknown tool_call_id {call_id!r}"
