@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from tests.test_training_loop import DOCS, SCRIPTS, TASK  # noqa: E402
+from tests.test_training_loop import DOCS, SCRIPTS, TASK
 
 RECIPE = Path(__file__).resolve().parents[1] / "examples" / "trl_accelerate" / "grpo_graph_rollouts.py"
 
