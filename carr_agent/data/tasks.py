@@ -373,22 +373,9 @@ class SupportChecker:
                 self.by_key.setdefault(k, []).append(entry)
 
     def supports(self, statement: str, norm: str, toks: set[str], gold: list[list[str]]) -> bool:
-        from carr_agent.rewards.textnorm import contains_phrase, content_tokens, tokens
+        from carr_agent.rewards.judges.deterministic import statement_supported
 
-        statement_norm = self._norm(statement)
-        entity_tokens: set[str] = set()
-        for names in gold:
-            named = [n for n in names if contains_phrase(statement_norm, n)]
-            if not named:
-                continue
-            if not any(contains_phrase(norm, n) for n in names):
-                return False
-            for n in named:
-                entity_tokens.update(tokens(n))
-        rest = [t for t in content_tokens(statement) if t not in entity_tokens]
-        if any(t[0].isdigit() and t not in toks for t in rest):
-            return False
-        return not rest or sum(t in toks for t in rest) / len(rest) >= 0.6
+        return statement_supported(statement, norm, toks, gold)
 
     def support_urls(self, filled: str, keys: Iterable[str], gold: list[list[str]]) -> list[str]:
         """Pages that state the fact: the articles about its entities and news naming them all.

@@ -11,8 +11,11 @@ tasks (which store ``entities`` and aliases). Exact rules:
   (by value or alias) is also named in the evidence, and (b) at least ``min_overlap`` (0.6) of the
   statement's remaining distinct content tokens (stop words and the entity names removed) occur in
   the evidence, and (c) every number among those tokens occurs in the evidence (numbers are the
-  checkable facts of a rubric: dates, counts, scores). A statement with no remaining content
-  tokens is decided by (a) alone.
+  checkable facts of a rubric: dates, counts, scores), and (d) every multi-word proper name
+  of the statement (a run of two or more capitalised words, not counting its first word) occurs
+  in the evidence as a phrase, so a report on "the Silver Ballade" does not support a statement
+  about "the Wandering Feather Ballade". A statement with no remaining content tokens
+  is decided by (a) and (d).
 * **Outcome.** The text of the ``## Exact Answer`` section is the extracted answer (None when the
   section is missing or empty). It is correct iff, normalised, it equals the label or an alias, or
   contains one of them as a whole-token phrase.
@@ -29,7 +32,7 @@ the rubrics use is a :class:`~carr_agent.errors.JudgeError` (unknown), not a gue
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from carr_agent.errors import ConfigError, JudgeError
 from carr_agent.rewards.judges.base import OutcomeVerdict
@@ -105,23 +108,9 @@ class DeterministicJudge:
         evidence_tokens: set[str],
         gold: Mapping[str, Sequence[str]],
     ) -> bool:
-        statement_norm = normalize_text(statement)
-        entity_tokens: set[str] = set()
-        for names in gold.values():
-            named = [n for n in names if contains_phrase(statement_norm, n)]
-            if not named:
-                continue
-            if not any(contains_phrase(evidence_norm, n) for n in names):
-                return False
-            for n in named:
-                entity_tokens.update(tokens(n))
-        rest = [t for t in content_tokens(statement) if t not in entity_tokens]
-        if any(t[0].isdigit() and t not in evidence_tokens for t in rest):
-            return False
-        if not rest:
-            return True
-        present = sum(t in evidence_tokens for t in rest)
-        return present / len(rest) >= self.min_overlap
+        return statement_supported(
+            statement, evidence_norm, evidence_tokens, gold.values(), min_overlap=self.min_overlap
+        )
 
     def _gold(self, task: Task | None, *, required: bool = True) -> dict[str, tuple[str, ...]]:
         """``{label: (gold value, *aliases)}`` with blank names dropped."""
@@ -170,3 +159,64 @@ def _task_entity_aliases(task: Task | None) -> dict[str, list[str]]:
                 if isinstance(names, (list, tuple)):
                     out.setdefault(str(label), []).extend(str(n) for n in names)
     return out
+
+
+
+def statement_supported(
+    statement: str,
+    evidence_norm: str,
+    evidence_tokens: set[str],
+    gold_names: Iterable[Sequence[str]],
+    *,
+    min_overlap: float = 0.6,
+) -> bool:
+    """The support rule (a)-(d) of this module's docstring, as a pure function.
+
+    Args:
+        statement: the filled rubric.
+        evidence_norm: the evidence, normalised with ``normalize_text``.
+        evidence_tokens: the set of tokens of ``evidence_norm``.
+        gold_names: for each gold entity, its value and aliases.
+        min_overlap: the fraction of remaining content tokens that must occur in the evidence.
+    """
+    statement_norm = normalize_text(statement)
+    entity_tokens: set[str] = set()
+    for names in gold_names:
+        named = [n for n in names if contains_phrase(statement_norm, n)]
+        if not named:
+            continue
+        if not any(contains_phrase(evidence_norm, n) for n in names):
+            return False
+        for n in named:
+            entity_tokens.update(tokens(n))
+    rest = [t for t in content_tokens(statement) if t not in entity_tokens]
+    if any(t[0].isdigit() and t not in evidence_tokens for t in rest):
+        return False
+    for name in _proper_names(statement):
+        if set(tokens(name)) <= entity_tokens:
+            continue  # a gold entity's name: checked by (a) against all its aliases
+        if not contains_phrase(evidence_norm, name):
+            return False
+    if not rest:
+        return True
+    present = sum(t in evidence_tokens for t in rest)
+    return present / len(rest) >= min_overlap
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*|\S")
+
+
+def _proper_names(statement: str) -> list[str]:
+    """Runs of two or more consecutive capitalised words, the statement's first word excluded."""
+    names: list[str] = []
+    run: list[str] = []
+    for i, w in enumerate(_WORD.findall(statement)):
+        if i > 0 and w[0].isalpha() and w[0].isupper():
+            run.append(w.rstrip("."))
+            continue
+        if len(run) >= 2:
+            names.append(" ".join(run))
+        run = []
+    if len(run) >= 2:
+        names.append(" ".join(run))
+    return names
