@@ -189,7 +189,7 @@ def make_trajectories(
             rec.call("search", {"query": titles.get(url, url.rsplit("/", 1)[-1].replace("_", " ")),
                                 "num": 10})
             idx = next((k for k, h in enumerate(rec.hits) if h.url == url), None)
-            if j == 0 and i % 6 == 3 and idx is not None:
+            if j == 0 and i % 6 == 4 and idx is not None:
                 kinds.append("snippet-only")  # cited from its search snippet, never opened
                 cited.append(url)
                 continue
@@ -395,6 +395,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     names = ["reference", "full (ledger)", "full (parsed history)", "relevant (ledger)"]
     chars: dict[str, list[int]] = defaultdict(list)
+    chars_same: dict[str, list[int]] = defaultdict(list)
     prompt_chars: dict[str, list[int]] = defaultdict(list)
     total_chars: dict[str, list[int]] = defaultdict(list)
     tokens: dict[str, list[int]] = defaultdict(list)
@@ -416,6 +417,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             same_sources = "variant-url" not in t.kinds
             for k, c in contexts.items():
                 chars[k].append(len(c))
+                if same_sources:
+                    chars_same[k].append(len(c))
                 p = len(support_prompt(c, t.statements)) if c.strip() else 0
                 prompt_chars[k].append(p)
                 total_chars[k].append(p + other)
@@ -449,6 +452,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "judge_input_chars_mean": round(statistics.fmean(total_chars[k]), 1),
             "judge_input_tokens_mean_chars4": round(statistics.fmean(total_chars[k]) / 4, 1),
             "evidence_tokens_mean": round(statistics.fmean(tokens[k]), 1) if tokens[k] else None,
+            "evidence_chars_mean_same_sources": (round(statistics.fmean(chars_same[k]), 1)
+                                                 if chars_same[k] else None),
             "evidence_reduction_x": round(ref_mean / statistics.fmean(chars[k]), 2),
             "judge_input_reduction_x": round(ref_total / statistics.fmean(total_chars[k]), 2),
             "supported_pct": round(100 * supported[k] / max(n_statements, 1), 1),
@@ -486,7 +491,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     write_results("judge_cost", rows, params=params, notes=notes, columns=[
         "construction", "evidence_chars_mean", "evidence_chars_p50", "evidence_chars_p90",
         "evidence_tokens_mean", "judge_input_chars_mean", "judge_input_tokens_mean_chars4",
-        "evidence_reduction_x", "judge_input_reduction_x", "supported_pct",
+        "evidence_chars_mean_same_sources", "evidence_reduction_x", "judge_input_reduction_x", "supported_pct",
         "agreement_with_reference_pct", "agreement_same_sources_pct"])
     _append_disagreements(disagreements, args.show_disagreements)
     return {"rows": rows, "disagreements": disagreements}
