@@ -317,6 +317,8 @@ def index_form(text: str) -> str:
     tantivy's tokenizer keeps a CJK run as one token, so a query for part of a run would never
     match; characters give recall and bigrams give word-like precision.
     """
+    if text.isascii():  # the common case; skips a regex pass over every page
+        return text
     return CJK_RUN_RE.sub(_split_cjk, text)
 
 
