@@ -7,13 +7,14 @@ agent built by ``build_agent`` runs it over the example corpus (``CorpusIndex``)
 * ``plain loop`` (the floor): the same N calls to the same ``Browser`` methods from a Python loop
   that keeps the latest hits, the open page and the ledger itself;
 * the graph without a checkpointer, with ``InMemorySaver`` and with ``SqliteSaver`` (a file),
-  at each ``--steps`` size; the checkpoint size after the run (SQLite file + WAL; for the
+  (default durability: a checkpoint per step; and ``durability="exit"``: one at the end of the
+  run) at each ``--steps`` size; the checkpoint size after the run (SQLite file + WAL; for the
   in-memory saver the bytes of its serialized checkpoints and writes).
 
 The model's own time is ~0 (scripted), so the numbers are what the agent machinery adds to every
 step of a real run; the median of ``--repeats`` runs is reported.
 
-    python benchmarks/bench_agent.py --steps 20 100 --repeats 3
+    python benchmarks/bench_agent.py --steps 20 100 --repeats 5
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], 
         from langgraph.checkpoint.memory import InMemorySaver
 
         cp = InMemorySaver()
-    elif saver == "sqlite":
+    elif saver in ("sqlite", "sqlite-exit"):
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         conn = sqlite3.connect(str(db), check_same_thread=False)
@@ -123,15 +124,15 @@ def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], 
                         max_tool_calls=len(calls) + 1, checkpointer=cp)
     config = {"configurable": {"thread_id": tag}} if cp is not None else {}
     t = time.perf_counter()
-    state = agent.invoke({"question": QUESTION}, config=config)
+    durability = "exit" if saver == "sqlite-exit" else None
+    state = agent.invoke({"question": QUESTION}, config=config, durability=durability)
     elapsed = time.perf_counter() - t
     if state.get("tool_calls") != len(calls) or not state.get("answer"):
         raise RuntimeError(f"the agent did not run the script: tool_calls={state.get('tool_calls')}")
     size: int | None = None
     if saver == "memory":
         size = checkpoint_bytes(cp)
-    elif saver == "sqlite":
-        assert conn is not None
+    elif conn is not None:
         conn.close()
         size = sum(p.stat().st_size for p in workdir.glob(f"{tag}.sqlite*"))
     return elapsed, len(state["ledger"]), size
@@ -158,7 +159,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             rows.append(_row("plain loop (Browser calls, floor)", steps, floor_s, records, None, floor_s))
             for saver, label in (("none", "graph, no checkpointer"),
                                  ("memory", "graph + InMemorySaver"),
-                                 ("sqlite", "graph + SqliteSaver (file)")):
+                                 ("sqlite", "graph + SqliteSaver (file)"),
+                                 ("sqlite-exit", "graph + SqliteSaver, durability='exit'")):
                 runs = [run_graph(corpus, calls, url, saver, Path(tmp), f"{saver}-{steps}-{r}")
                         for r in range(args.repeats)]
                 elapsed = statistics.median(r[0] for r in runs)
@@ -188,7 +190,7 @@ def _row(mode: str, steps: int, seconds: float, records: int, size: int | None,
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[20, 100], help="tool calls per run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per row (median reported)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per row (median reported)")
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="where to write <name>.json/.md (default: benchmarks/results)")
     args = parser.parse_args(argv)

@@ -75,8 +75,12 @@ def test_agent_bench_measures_floor_graph_and_checkpointers(results):
     for steps in (3, 6):
         by_mode = {r["mode"]: r for r in rows if r["steps"] == steps}
         assert set(by_mode) == {"plain loop (Browser calls, floor)", "graph, no checkpointer",
-                                "graph + InMemorySaver", "graph + SqliteSaver (file)"}
+                                "graph + InMemorySaver", "graph + SqliteSaver (file)",
+                                "graph + SqliteSaver, durability='exit'"}
         records = {r["ledger_records"] for r in by_mode.values()}
         assert len(records) == 1 and records.pop() > 0  # the graph records what the loop records
         assert by_mode["graph + SqliteSaver (file)"]["checkpoint_kib"] > 0
         assert by_mode["graph, no checkpointer"]["checkpoint_kib"] is None
+        # one checkpoint at the end is smaller than one per step
+        assert (by_mode["graph + SqliteSaver, durability='exit'"]["checkpoint_kib"]
+                < by_mode["graph + SqliteSaver (file)"]["checkpoint_kib"])
