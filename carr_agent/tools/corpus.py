@@ -376,9 +376,24 @@ def default_corpus(source: str | os.PathLike[str] | None = None) -> CorpusIndex:
         from carr_agent.data import example_corpus_path
 
         source = example_corpus_path()
-    path = Path(source)
+    path = Path(source).resolve()
     if not path.is_file():
         raise CorpusError(f"corpus file not found: {path}")
+    stat = path.stat()
+    memo_key = (str(path), stat.st_mtime_ns, stat.st_size, str(cache_dir()))
+    cached = _OPENED.get(memo_key)
+    if cached is not None and (cached.index_dir / META_FILE).is_file():
+        return cached
+    index = _open_or_build_cached(path)
+    _OPENED[memo_key] = index
+    return index
+
+
+#: Indexes default_corpus() opened in this process, by (source, mtime, size, cache dir).
+_OPENED: dict[tuple[str, int, int, str], CorpusIndex] = {}
+
+
+def _open_or_build_cached(path: Path) -> CorpusIndex:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     root = cache_dir() / "corpus"
     stem = path.name.removesuffix(".jsonl").removesuffix(".gz") or "corpus"
