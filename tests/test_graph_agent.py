@@ -350,3 +350,27 @@ def test_min_tool_calls_makes_the_model_call_tools_before_answering(corpus: Corp
     assert state["answer"]["exact_answer"] == "x"
     with pytest.raises(ConfigError, match="min_tool_calls"):
         build_agent(model, search=corpus, fetcher=corpus, max_tool_calls=1, min_tool_calls=2)
+
+
+def test_the_graph_drives_the_local_hf_chat_model(corpus: CorpusIndex) -> None:
+    """HFChatModel (tiny random Qwen2, teacher-forced turns) through bind_tools and the real tools."""
+    pytest.importorskip("transformers")
+    from carr_agent.models.hf_chat import HFChatModel
+    from carr_agent.models.tiny import build_tiny_model
+
+    net, tokenizer = build_tiny_model(seed=0)
+    completions = [
+        '<tool_call>\n{"name": "search", "arguments": {"query": "Herb Dean referee"}}\n</tool_call>',
+        '<tool_call>\n{"name": "open", "arguments": {"id_or_url": 0}}\n</tool_call>',
+        f"## Explanation with Citations\nHerb Dean [1]({DEAN_URL}).\n\n## Exact Answer\nHerb Dean",
+    ]
+    model = HFChatModel(model=net, tokenizer=tokenizer, max_new_tokens=8).scripted(completions)
+    agent = build_agent(model, search=corpus, fetcher=corpus)
+
+    with model.recording() as recorder:
+        state = agent.invoke({"question": "Who refereed?"})
+
+    assert [r["kind"] for r in state["ledger"]][-1] == "open"
+    assert state["open_page"]["url"] == DEAN_URL
+    assert state["answer"]["exact_answer"] == "Herb Dean" and state["answer"]["citations"][0]["seen"]
+    assert len(recorder.turns) == 3  # every model turn of the graph was recorded for training
