@@ -127,6 +127,7 @@ def test_leaked_hits_are_dropped_and_leaked_pages_are_unavailable(corpus: Corpus
     obs = guarded.search(query, 5, step=1)
     assert obs.hits and not any("quiz" in h.url for h in obs.hits)
     assert "quiz" not in obs.text and all("quiz" not in r["url"] for r in obs.records)
+    assert len(guarded.search(query, 2, step=1).hits or []) == 2  # hidden hits are made up for
     opened = guarded.open("https://quiz.example.com/q/1", latest_hits=obs.hits, step=2)
     assert opened.text == UNAVAILABLE and opened.records == [] and opened.page is None
 

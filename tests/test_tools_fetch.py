@@ -185,3 +185,22 @@ def test_bad_fetcher_config_is_a_config_error() -> None:
 def test_fetches_a_real_web_page() -> None:
     page = HttpFetcher().fetch("https://en.wikipedia.org/wiki/UFC_219")
     assert "Holm" in page.text
+
+
+def test_connection_goes_to_the_checked_address_with_the_original_host_header(
+    http_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pretend loopback is public for this test only, so the pinned-connection path runs locally
+    monkeypatch.setattr("carr_agent.tools.ssrf.address_problem", lambda ip: None)
+    http_server.route("/pinned", ARTICLE)
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    page = HttpFetcher(resolver=resolver).fetch(f"http://news.pinned.test:{http_server.port}/pinned")
+    assert asked == ["news.pinned.test"]
+    assert page.url == f"http://news.pinned.test:{http_server.port}/pinned"
+    [(_, path, headers)] = http_server.requests
+    assert path == "/pinned" and headers["Host"] == f"news.pinned.test:{http_server.port}"

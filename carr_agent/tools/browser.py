@@ -102,7 +102,9 @@ class Browser:
         if not isinstance(query, str) or not query.strip():
             raise ToolArgumentError("search needs a non-empty `query` string")
         k = self._k(num)
-        hits = [h for h in self.search_backend.search(query.strip(), k)[:k] if not self._leaks(h)]
+        # with a guard, ask for a few more so hidden hits do not shrink the page of results
+        asked = min(MAX_K, k + 5) if self.guard else k
+        hits = [h for h in self.search_backend.search(query.strip(), asked) if not self._leaks(h)][:k]
         text = render_search(hits)
         records = [self._hit_record(h, step) for h in hits]
         return Observation(text=text, records=records, hits=hits)
