@@ -204,3 +204,11 @@ def test_connection_goes_to_the_checked_address_with_the_original_host_header(
     assert page.url == f"http://news.pinned.test:{http_server.port}/pinned"
     [(_, path, headers)] = http_server.requests
     assert path == "/pinned" and headers["Host"] == f"news.pinned.test:{http_server.port}"
+
+
+def test_xhtml_with_an_xml_declaration_is_read(http_server, local) -> None:
+    xhtml = ('<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+             "<head><title>X page</title></head><body><p>Short xhtml line.</p></body></html>")
+    url = http_server.route("/x.xhtml", xhtml, content_type="application/xhtml+xml; charset=utf-8")
+    page = local.fetch(url)
+    assert page.title == "X page" and page.text == "Short xhtml line."

@@ -214,6 +214,8 @@ def _strip_html(html: str | bytes) -> tuple[str, str]:
     import lxml.html
     from lxml import etree
 
+    if isinstance(html, str) and html.lstrip().startswith("<?xml"):
+        html = html.encode("utf-8")  # lxml refuses str input that declares an encoding
     try:
         root = lxml.html.fromstring(html)
     except (etree.ParserError, ValueError):
