@@ -212,3 +212,17 @@ def test_xhtml_with_an_xml_declaration_is_read(http_server, local) -> None:
     url = http_server.route("/x.xhtml", xhtml, content_type="application/xhtml+xml; charset=utf-8")
     page = local.fetch(url)
     assert page.title == "X page" and page.text == "Short xhtml line."
+
+
+def test_declared_charset_is_honoured(http_server, local) -> None:
+    html = "<html><head><title>Café</title></head><body><p>Zürich café menu: crème brûlée.</p></body></html>"
+    url = http_server.route("/latin1", html.encode("iso-8859-1"), content_type="text/html; charset=iso-8859-1")
+    page = local.fetch(url)
+    assert page.title == "Café" and "Zürich café menu: crème brûlée." in page.text
+
+
+def test_charset_from_the_html_meta_tag_is_used_when_the_header_has_none(http_server, local) -> None:
+    html = ('<html><head><meta charset="iso-8859-1"><title>Menu</title></head>'
+            "<body><p>Zürich café menu: crème brûlée.</p></body></html>")
+    url = http_server.route("/meta-charset", html.encode("iso-8859-1"), content_type="text/html")
+    assert "Zürich café menu: crème brûlée." in local.fetch(url).text
