@@ -63,13 +63,15 @@ def test_run_prints_steps_a_cited_answer_and_writes_the_trajectory(index: Path, 
     assert (tmp_path / "data" / "checkpoints.sqlite").is_file()  # checkpointed by default
 
 
-def test_an_interrupted_run_resumes_with_its_thread_id(index: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", ["step", "exit"])
+def test_an_interrupted_run_resumes_with_its_thread_id(index: Path, tmp_path: Path,
+                                                       durability: str) -> None:
     script = tmp_path / "script.json"
     db = tmp_path / "cp.sqlite"
     failing = write_script(script, [*SCRIPT[:2], {"raise": "simulated model crash"}])
 
     first = carr("run", "Which event?", "--model", failing, "--corpus", str(index),
-                 "--checkpoint-db", str(db), cwd=tmp_path)
+                 "--checkpoint-db", str(db), "--durability", durability, cwd=tmp_path)
 
     assert first.returncode == 1
     assert "run interrupted: ModelError: scripted failure at turn 2: simulated model crash" in first.stderr

@@ -85,6 +85,12 @@ def run(
     no_checkpoint: Annotated[bool, typer.Option(
         "--no-checkpoint", help="Do not checkpoint (the run cannot be resumed).",
     )] = False,
+    durability: Annotated[str, typer.Option(
+        "--durability",
+        help="When checkpoints are written: 'step' (after every step; survives a crash, but the "
+             "file grows with the square of the steps: ~30 MB for 30 page reads) or 'exit' "
+             "(once, when the run ends or fails; ~100x smaller; lost if the process is killed).",
+    )] = "step",
     resume: Annotated[str | None, typer.Option(
         "--resume", metavar="THREAD", help="Continue the interrupted run with this thread id.",
     )] = None,
@@ -103,6 +109,8 @@ def run(
         _fail(err, "--web and --corpus are alternatives; give one")
     if resume is not None and no_checkpoint:
         _fail(err, "--resume needs checkpoints; drop --no-checkpoint")
+    if durability not in ("step", "exit"):
+        _fail(err, f"--durability must be 'step' or 'exit', got {durability!r}")
     if base_url is None and model.startswith(("http://", "https://")):
         _fail(err, "--model names a model; put the endpoint URL in --base-url")
 
@@ -142,7 +150,8 @@ def run(
             console.print(f"[bold]thread[/bold] {thread}{resume_hint}")
             console.print(f"[bold]question[/bold] {escape(question or '')}", highlight=False)
 
-        final = _stream(agent, inputs, config, console, err, thread, db)
+        mode = None if db is None else ("async" if durability == "step" else "exit")
+        final = _stream(agent, inputs, config, console, err, thread, db, mode)
         if resume is not None and not final:
             final = dict(agent.get_state(config).values)
 
@@ -219,11 +228,12 @@ def _fail(err: Console, message: str, code: int = 2) -> NoReturn:
 
 
 def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, err: Console,
-            thread: str, db: Path | None) -> dict[str, Any]:
+            thread: str, db: Path | None, durability: str | None) -> dict[str, Any]:
     """Run the agent, printing each step; returns the final state."""
     final: dict[str, Any] = {}
+    extra = {} if durability is None else {"durability": durability}
     try:
-        for mode, chunk in agent.stream(inputs, config, stream_mode=["updates", "values"]):
+        for mode, chunk in agent.stream(inputs, config, stream_mode=["updates", "values"], **extra):
             if mode == "values":
                 final = chunk
             else:
