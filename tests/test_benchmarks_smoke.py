@@ -33,7 +33,14 @@ def results(tmp_path_factory) -> dict[str, dict]:
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for name, argv in RUNS.items()
     }
-    logs = {name: p.communicate(timeout=120)[0].decode(errors="replace") for name, p in procs.items()}
+    try:
+        logs = {name: p.communicate(timeout=120)[0].decode(errors="replace")
+                for name, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     for name, p in procs.items():
         assert p.returncode == 0, f"{name} failed:\n{logs[name][-3000:]}"
     assert {p: p.stat().st_mtime_ns for p in (BENCH / "results").glob("*.json")} == before
