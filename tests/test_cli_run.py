@@ -128,6 +128,14 @@ def test_usage_errors_exit_2_with_a_clear_message(index: Path, tmp_path: Path) -
     assert "no checkpointed run with thread id 'feedbeef'" in unknown_thread.output
 
 
+def test_web_mode_wires_the_web_backends(tmp_path: Path) -> None:
+    """--web builds DuckDuckGo search + the guarded HTTP fetcher (no call made: the model answers)."""
+    model = write_script(tmp_path / "s.json", ["## Exact Answer\nnothing looked up"])
+    result = cli("run", "q", "--web", "--model", model, "--no-checkpoint")
+    assert result.exit_code == 0, result.output
+    assert "nothing looked up" in result.output and "the answer cites no sources" in result.output
+
+
 def test_a_missing_local_model_prints_the_install_command(monkeypatch, index: Path, tmp_path: Path) -> None:
     """The loader's ModelError (weights not installed) reaches the user with exit code 2."""
     import carr_agent.models.offline as offline
