@@ -1,103 +1,10 @@
-"""Citations in a final answer: the body the judges read and the ``[label](url)`` links in it.
+"""Citation extraction for the rewards: re-exported from :mod:`carr_agent.citations`.
 
-Only the body counts: everything after the last ``References`` heading is dropped (a reference
-list proves nothing about which statement a source supports). Unlike the reference code, whose
-regex only accepts ``[n](url)`` followed by ``]`` or ``,``, any markdown link to an http(s) URL in
-the body is a citation: ``[4](url)``, ``[[4](url)]``, ``[Wikipedia](<url>)``, URLs with balanced
-parentheses (``.../Mercury_(planet)``) and ``view-source:`` / reader-prefixed URLs. Image links
-(``![alt](url)``) are not citations. URLs are matched by :func:`carr_agent.urls.normalize_url`.
+The citation syntax lives in one place, shared with the agent graph (neither imports the other).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from carr_agent.citations import Citation, answer_body, cited_urls, extract_citations
 
-from carr_agent.urls import normalize_url, strip_wrappers
-
-#: A ``References`` heading line (any heading level; ``Sources`` is not special-cased on purpose:
-#: the answer format names ``## References``).
-_REFERENCES_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*References\b[^\n]*$", re.M | re.I)
-_LINK_OPEN = re.compile(r"\[([^\[\]\n]*)\]\(")
-_URL_START = re.compile(r"^(?:view-source:)?https?://", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """One markdown link in the answer body.
-
-    Attributes:
-        label: the link text, e.g. ``"4"``.
-        url: the URL as written (angle brackets and surrounding whitespace removed).
-    """
-
-    label: str
-    url: str
-
-    @property
-    def key(self) -> str:
-        """The normalised URL used to match this citation against observations."""
-        return normalize_url(self.url)
-
-
-def answer_body(answer_text: str) -> str:
-    """Return the answer without its reference list (text after the last References heading).
-
-    The reference server cuts at the last occurrence of the string ``## References``; this cuts at
-    the last *heading line* named References, so a sentence mentioning "## References" inline does
-    not truncate the body.
-    """
-    headings = list(_REFERENCES_HEADING.finditer(answer_text))
-    if not headings:
-        return answer_text.strip()
-    return answer_text[: headings[-1].start()].strip()
-
-
-def extract_citations(answer_text: str) -> list[Citation]:
-    """All ``[label](http…)`` links in the answer body, in order of appearance (duplicates kept)."""
-    body = answer_body(answer_text)
-    out: list[Citation] = []
-    for m in _LINK_OPEN.finditer(body):
-        if m.start() > 0 and body[m.start() - 1] == "!":
-            continue  # an image, not a citation
-        url = _read_link_target(body, m.end())
-        if url is not None and _URL_START.match(url):
-            out.append(Citation(label=m.group(1).strip(), url=strip_wrappers(url)))
-    return out
-
-
-def cited_urls(answer_text: str) -> list[str]:
-    """Distinct cited URLs (first-written form), in order of first citation; variants merged."""
-    seen: set[str] = set()
-    urls: list[str] = []
-    for citation in extract_citations(answer_text):
-        key = citation.key
-        if key not in seen:
-            seen.add(key)
-            urls.append(citation.url)
-    return urls
-
-
-def _read_link_target(text: str, i: int) -> str | None:
-    """Read a link destination starting right after ``(``; None when the link is not closed."""
-    if i < len(text) and text[i] == "<":
-        end = text.find(">", i + 1)
-        if end == -1 or "\n" in text[i + 1 : end]:
-            return None
-        return text[i + 1 : end].strip()
-    depth = 0
-    j = i
-    while j < len(text):
-        ch = text[j]
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif ch.isspace():
-            break  # a link title ("...") or a broken link; the URL ends here
-        j += 1
-    if j == i:
-        return None
-    return text[i:j]
+__all__ = ["Citation", "answer_body", "cited_urls", "extract_citations"]
