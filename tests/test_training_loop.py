@@ -254,3 +254,11 @@ def test_cli_train_killed_in_step_2_resumes_from_the_step_1_checkpoint(tmp_path:
     assert final["step"] == 3 and final["cursor"]["epoch"] == 3
     # AdamW's step count proves steps 2 and 3 each made exactly one update after step 1's.
     assert {int(s["step"]) for s in final["optimizer"]["state"].values()} == {3}
+
+
+def test_kl_to_the_frozen_initial_policy_is_reported_when_enabled(tmp_path: Path, corpus: CorpusIndex) -> None:
+    cfg = _config(tmp_path / "run", max_steps=1, loss={"kl_coef": 0.1})
+    record = train(cfg, scripts={"*": SCRIPTS}, tasks=[TASK], corpus=corpus).records[0]
+    # The first update starts at the reference (KL 0); the second one has moved away from it.
+    assert record["kl"] is not None and record["kl"] > 0
+    assert record["loss"] != record["pg_loss"]
