@@ -63,6 +63,9 @@ class PolicyConfig:
         dtype: Parameter dtype: ``"float32"`` or ``"bfloat16"``. Master weights stay in this dtype;
             ``optim.bf16_autocast`` controls autocast on CUDA.
         gradient_checkpointing: Trade compute for memory on long trajectories.
+        cpu_threads: torch CPU threads (0 = torch's default). On a shared or small CPU, 1 can be
+            several times faster than oversubscribed threads for small models (measured 10x for
+            the tiny model on 2 busy cores).
     """
 
     source: str = "tiny"
@@ -72,9 +75,11 @@ class PolicyConfig:
     device: str = "auto"
     dtype: Literal["float32", "bfloat16"] = "float32"
     gradient_checkpointing: bool = False
+    cpu_threads: int = 0
 
     def __post_init__(self) -> None:
         _require(bool(self.source.strip()), "policy.source", "must not be empty")
+        _require(self.cpu_threads >= 0, "policy.cpu_threads", "must be >= 0")
         _require(self.tiny_hidden_size > 0 and self.tiny_hidden_size % 32 == 0,
                  "policy.tiny_hidden_size", "must be a positive multiple of 32")
         _require(self.tiny_layers > 0, "policy.tiny_layers", "must be positive")

@@ -73,6 +73,8 @@ def load_policy(config: PolicyConfig, *, path: Path | None = None) -> tuple[Any,
     """
     import torch
 
+    if config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
     if path is not None:
         model, tokenizer = _from_dir(path)
     elif config.source == "tiny":
