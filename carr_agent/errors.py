@@ -10,6 +10,7 @@ Vendor errors (httpx, ddgs, tantivy, transformers, judge clients) are mapped at 
     │   ├── HistoryFormatError a reference-format history that cannot be parsed
     │   └── CorpusError        a corpus JSONL / index that cannot be built or opened
     ├── ToolError              a tool failed; the graph turns it into an error observation
+    │   ├── ToolArgumentError  a tool argument it cannot use (also a ValueError)
     │   ├── SearchError        a search backend failed (network, rate limit, engine)
     │   ├── FetchError         a page could not be fetched or extracted
     │   │   └── BlockedURLError  the SSRF guard refused the URL (scheme, private address, ...)
@@ -52,6 +53,14 @@ class CorpusError(DataError):
 
 class ToolError(CarrError):
     """A tool failed. The agent graph reports it to the model as an error observation."""
+
+
+class ToolArgumentError(ToolError, ValueError):
+    """A tool was called with an argument it cannot use (empty query, index out of range, ...).
+
+    The message is written for the model: it names the argument and what would be valid, so the
+    graph can show it as an error observation and the agent can correct the call.
+    """
 
 
 class SearchError(ToolError):

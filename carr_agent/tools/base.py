@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from carr_agent.errors import ToolError
+from carr_agent.errors import ToolArgumentError
 from carr_agent.types import Hit, Page
 
 
@@ -37,14 +37,6 @@ class PageFetcher(Protocol):
     def fetch(self, url: str) -> Page:
         """Return the page at ``url`` with its full clean text."""
         ...
-
-
-class ToolArgumentError(ToolError, ValueError):
-    """A tool was called with an argument it cannot use (empty query, index out of range, ...).
-
-    The message is written for the model: it names the argument and what would be valid, so the
-    graph can show it as an error observation and the agent can correct the call.
-    """
 
 
 __all__ = ["PageFetcher", "SearchBackend", "ToolArgumentError"]
