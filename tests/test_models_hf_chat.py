@@ -208,7 +208,7 @@ def test_forced_tool_choice_prefills_the_call(llm, tiny):
     with llm.recording() as rec:
         msg = llm.bind_tools(TOOLS, tool_choice="find").invoke("hi")
     turn = rec.turns[0]
-    assert turn.prefill == '<tool_call>\n{"name": "find", "arguments": '
+    assert turn.prefill == '<tool_call>\n{"name": "find", "arguments": {'
     assert tok.decode(turn.prompt_ids).endswith("<|im_start|>assistant\n" + turn.prefill)
     assert msg.response_metadata["raw_completion"].startswith(turn.prefill)
     # A random model rarely closes the JSON; either way the call is attributed to `find`.

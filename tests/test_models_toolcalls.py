@@ -135,3 +135,19 @@ def test_prose_after_an_unclosed_call_stays_content():
     )
     assert parsed.tool_calls[0]["args"] == {"pattern": "x"}
     assert parsed.content == "Then I will answer."
+
+
+def test_flat_arguments_count_only_for_a_bound_tool() -> None:
+    tools = ["search", "open", "find"]
+    parsed = parse_tool_calls('{"name": "find", "pattern": "Ember Suite"}', tools)
+    assert [(c["name"], c["args"]) for c in parsed.tool_calls] == [("find", {"pattern": "Ember Suite"})]
+    # not a bound tool, or tools unknown: plain content, never a guessed call
+    assert parse_tool_calls('{"name": "Bob", "age": 3}', tools).tool_calls == []
+    assert parse_tool_calls('{"name": "find", "pattern": "x"}', None).tool_calls == []
+
+
+def test_a_reply_opening_with_a_call_keeps_the_trailing_prose_as_content() -> None:
+    text = '{"name": "open", "arguments": {"id_or_url": 2}}\nThen I will read it.'
+    parsed = parse_tool_calls(text, ["search", "open", "find"])
+    assert [(c["name"], c["args"]) for c in parsed.tool_calls] == [("open", {"id_or_url": 2})]
+    assert parsed.content == "Then I will read it."

@@ -53,6 +53,11 @@ def run(
     api_key_env: Annotated[str, typer.Option(
         "--api-key-env", help="Environment variable holding the endpoint's API key.",
     )] = "OPENAI_API_KEY",
+    temperature: Annotated[float | None, typer.Option(
+        "--temperature", min=0.0,
+        help="Sampling temperature (0 = greedy). Default: greedy for a local model, the "
+             "server's default for an endpoint.",
+    )] = None,
     web: Annotated[bool, typer.Option(
         "--web", help="Search the web (DuckDuckGo) and fetch live pages instead of the corpus.",
     )] = False,
@@ -116,7 +121,7 @@ def run(
 
     try:
         search, fetcher = _backends(web, corpus)  # first: cheap, and fails before a model load
-        chat_model = _chat_model(model, base_url, api_key_env)
+        chat_model = _chat_model(model, base_url, api_key_env, temperature)
     except CarrError as exc:
         _fail(err, str(exc))
 
@@ -168,7 +173,9 @@ def run(
 # -- setup -------------------------------------------------------------------------------------
 
 
-def _chat_model(name: str, base_url: str | None, api_key_env: str) -> BaseChatModel:
+def _chat_model(
+    name: str, base_url: str | None, api_key_env: str, temperature: float | None = None
+) -> BaseChatModel:
     """The chat model the options ask for (raises CarrError subclasses with clear messages)."""
     if name.startswith(_SCRIPTED):
         from carr_agent.graph.scripted import ScriptedChatModel
@@ -177,12 +184,14 @@ def _chat_model(name: str, base_url: str | None, api_key_env: str) -> BaseChatMo
     if base_url is not None:
         from carr_agent.models import openai_chat_model
 
-        return openai_chat_model(name, base_url, os.environ.get(api_key_env))
+        extra = {} if temperature is None else {"temperature": temperature}
+        return openai_chat_model(name, base_url, os.environ.get(api_key_env), **extra)
     from carr_agent.errors import ConfigError
     from carr_agent.models import load_local_chat_model
 
     try:
-        return load_local_chat_model(name)
+        # Greedy by default: small local models make far fewer malformed tool calls than at T=1.
+        return load_local_chat_model(name, temperature=0.0 if temperature is None else temperature)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (for a model on an OpenAI-compatible server add --base-url URL)") from exc
 

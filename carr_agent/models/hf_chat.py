@@ -534,7 +534,8 @@ def _prefill_for(tool_choice: Any, names: Sequence[str]) -> str:
         name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
     if not isinstance(name, str) or name not in names:
         raise ConfigError(f"tool_choice {tool_choice!r} names no bound tool (bound: {list(names)})")
-    return OPEN_TAG + '\n{"name": "' + name + '", "arguments": '
+    # End on the opening brace: a trailing space would split the BPE token ' {' the model expects.
+    return OPEN_TAG + '\n{"name": "' + name + '", "arguments": {'
 
 
 def _run_key(run_manager: CallbackManagerForLLMRun | None) -> str | None:

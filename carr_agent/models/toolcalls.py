@@ -45,6 +45,7 @@ _FENCE_RE = re.compile(
 )
 _TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
 _ARG_KEYS = ("arguments", "parameters", "args", "input")
+_NON_ARG_KEYS = frozenset({"name", "type", "id", "function"})
 
 
 class ParsedToolCalls(NamedTuple):
@@ -147,6 +148,17 @@ def _parse_untagged(text: str, tool_names: Collection[str] | None) -> ParsedTool
         whole = _try_calls(_unfence(stripped), tool_names)
         if whole is not None and (not stripped.startswith("```") or stripped.endswith("```")):
             return ParsedToolCalls("", whole, [])
+    # A reply that opens with a call naming a bound tool, then rambles on (small models do this).
+    if stripped.startswith("{") and tool_names:
+        try:
+            obj, end = json.JSONDecoder().raw_decode(stripped)
+        except ValueError:
+            obj, end = None, 0
+        if _looks_like_call(obj, tool_names):
+            try:
+                return ParsedToolCalls(_tidy(stripped[end:]), [_to_call(obj)], [])
+            except _Malformed:
+                pass
     # Fenced calls inside prose.
     calls: list[ToolCall] = []
 
@@ -183,8 +195,11 @@ def _looks_like_call(obj: Any, tool_names: Collection[str] | None) -> bool:
     if isinstance(obj.get("function"), dict):
         obj = obj["function"]
     name = obj.get("name")
-    if not isinstance(name, str) or not any(k in obj for k in _ARG_KEYS):
+    if not isinstance(name, str):
         return False
+    if not any(k in obj for k in _ARG_KEYS):
+        # Flat arguments ({"name": "find", "pattern": "x"}) only for a tool known to be bound.
+        return bool(tool_names) and name in tool_names and len(obj) > 1
     return tool_names is None or name in tool_names
 
 
@@ -196,7 +211,7 @@ def _to_call(obj: Any) -> ToolCall:
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _Malformed('the tool call has no "name" string')
-    args: Any = {}
+    args: Any = {k: v for k, v in obj.items() if k not in _NON_ARG_KEYS}  # flat arguments
     for key in _ARG_KEYS:
         if key in obj:
             args = obj[key]
