@@ -155,7 +155,7 @@ def test_programming_errors_in_a_backend_propagate() -> None:
         agent.invoke({"question": "q"})
 
 
-def test_tool_budget_forces_an_answer_without_tools(corpus: CorpusIndex) -> None:
+def test_tool_budget_forces_an_answer_with_tool_calls_switched_off(corpus: CorpusIndex) -> None:
     def make(i: int) -> dict:
         if i < 3:
             return turn(call("search", query=f"query {i}"))
@@ -168,7 +168,8 @@ def test_tool_budget_forces_an_answer_without_tools(corpus: CorpusIndex) -> None
 
     assert state["tool_calls"] == 3 and len(model.requests) == 4
     forced_prompt, forced_tools = model.requests[-1]
-    assert forced_tools is None  # tools unbound for the forced answer
+    # tools stay bound (the prompt extends the history) but calls are switched off
+    assert forced_tools == ["search", "open", "find"] and model.tool_choices[-1] == "none"
     assert forced_prompt[-1].type == "human" and forced_prompt[-1].content == BUDGET_EXHAUSTED_MESSAGE
     # the model still called a tool; the run finalised with what it said
     assert state["finish_reason"] == "tool_budget" and state["answer"]["forced"]

@@ -262,3 +262,20 @@ def test_kl_to_the_frozen_initial_policy_is_reported_when_enabled(tmp_path: Path
     # The first update starts at the reference (KL 0); the second one has moved away from it.
     assert record["kl"] is not None and record["kl"] > 0
     assert record["loss"] != record["pg_loss"]
+
+
+def test_a_budget_exhausted_rollout_is_trained_not_excluded_as_a_token_mismatch(
+    corpus: CorpusIndex,
+) -> None:
+    # The forced-answer turn keeps the tools in its prompt (tool_choice="none"), so its prompt
+    # still extends the recorded history token for token.
+    net, tok = build_tiny_model(0)
+    policy = HFChatModel(model=net, tokenizer=tok, max_new_tokens=8)
+    runner = RolloutRunner(policy=policy, search=corpus, fetcher=corpus,
+                           scorer=CarrScorer(DeterministicJudge()),
+                           config=RolloutConfig(group_size=2, system_prompt=SYSTEM, page_budget=400,
+                                                max_tool_calls=1))
+    rollout = runner.run_one(TASK, 0, SCRIPTS[0])
+    assert rollout.tool_calls == 1
+    assert rollout.exclusion is None and rollout.trajectory is not None
+    assert rollout.trajectory.num_turns == 2

@@ -73,7 +73,7 @@ def build_agent_graph(
     graph.add_node(
         "tools", ToolsNode(browser, tuple(extra_tools), budgets, prompt).as_runnable()
     )
-    graph.add_node("force_answer", ForceAnswerNode(model, budgets, prompt).as_runnable())
+    graph.add_node("force_answer", ForceAnswerNode(model, budgets, prompt, tools=schemas).as_runnable())
     graph.add_node("finalize", FinalizeNode().as_runnable())
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route_after_model, ["tools", "finalize"])

@@ -186,16 +186,28 @@ class ModelNode:
 
 @dataclass(frozen=True)
 class ForceAnswerNode:
-    """A budget ran out: ask for the final answer now, with no tools bound.
+    """A budget ran out: ask for the final answer now, with tool calls switched off.
 
-    The request is stored in the history as a human message (so trajectories show why the agent
-    stopped). If the model still calls tools, the finalize node takes what it said anyway.
+    The tools stay bound with ``tool_choice="none"`` rather than unbound, so the prompt keeps the
+    same system/tools block as every earlier turn: for a policy being trained, the forced turn's
+    prompt then extends the recorded history token for token. The request is stored in the
+    history as a human message (so trajectories show why the agent stopped). If the model still
+    calls tools, the finalize node takes what it said anyway.
     """
 
     model: BaseChatModel
     budgets: Budgets
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     message: str = BUDGET_EXHAUSTED_MESSAGE
+    tools: Sequence[BaseTool | dict[str, Any]] = ()
+
+    def _answer_model(self) -> Runnable[Any, Any]:
+        if not self.tools:
+            return self.model
+        try:
+            return self.model.bind_tools(list(self.tools), tool_choice="none")
+        except (NotImplementedError, TypeError, ValueError):
+            return self.model  # a model that cannot switch tools off: ask without them
 
     def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
         request = HumanMessage(self.message)
@@ -211,13 +223,13 @@ class ForceAnswerNode:
 
     def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         prompt, update = self._prepare(state)
-        update["messages"].append(self.model.invoke(prompt, config))
+        update["messages"].append(self._answer_model().invoke(prompt, config))
         return update
 
     async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         """Async twin of ``__call__``."""
         prompt, update = self._prepare(state)
-        update["messages"].append(await self.model.ainvoke(prompt, config))
+        update["messages"].append(await self._answer_model().ainvoke(prompt, config))
         return update
 
     def as_runnable(self) -> Runnable[Any, Any]:

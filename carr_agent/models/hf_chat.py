@@ -162,7 +162,7 @@ class HFChatModel(BaseChatModel):
 
         Args:
             tools: LangChain tools, functions, pydantic classes or OpenAI tool dicts.
-            tool_choice: ``None``/``"auto"`` (model decides), ``"none"`` (tools hidden),
+            tool_choice: ``None``/``"auto"`` (model decides), ``"none"`` (tools stay in the prompt; calls are not parsed),
                 ``"any"``/``"required"``/``True`` (a call is forced by prefilling
                 ``<tool_call>``), or a tool name / ``{"function": {"name": ...}}`` (that call is
                 forced by prefilling its name). Forcing applies to sampled turns only; scripted
@@ -190,7 +190,7 @@ class HFChatModel(BaseChatModel):
             raise ConfigError(f"unsupported generation arguments: {sorted(kwargs)}")
         names = [t["function"]["name"] for t in tools]
         if tool_choice == "none":
-            tools, names = [], []
+            names = []  # tools stay in the prompt (it must extend the history), no call forced
         prefill = _prefill_for(tool_choice, names)
 
         prompt_text = self.render_prompt(messages, tools)
