@@ -94,6 +94,18 @@ class RubricScore:
     connected_to_answer: bool
     score: int
 
+    def to_json(self) -> dict[str, object]:
+        """The reference's JSON form of this rubric's score (a ``rubric_scores`` value)."""
+        return {
+            "raw_rubric": self.raw_rubric,
+            "filled_rubric": self.filled_rubric,
+            "entity_values": dict(self.entity_values),
+            "all_entity_identified": self.all_entity_identified,
+            "is_supported": self.is_supported,
+            "connected_to_answer": self.connected_to_answer,
+            "score": self.score,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class RewardResult:

@@ -228,7 +228,7 @@ def make_record(
         outcome_reward=result.outcome_reward,
         rubric_reward=result.rubric_reward,
         reward=result.reward,
-        rubric_scores=[_rubric_dict(s) for s in result.rubric_scores],
+        rubric_scores=[s.to_json() for s in result.rubric_scores],
         errors=errors,
         n_citations=counts.cited,
         n_unseen_citations=counts.unseen,
@@ -256,17 +256,6 @@ def _hops(task: Task) -> int | None:
     hops = (task.metadata or {}).get("hops")
     return hops if isinstance(hops, int) and not isinstance(hops, bool) else None
 
-
-def _rubric_dict(score: Any) -> dict[str, Any]:
-    return {
-        "raw_rubric": score.raw_rubric,
-        "filled_rubric": score.filled_rubric,
-        "entity_values": dict(score.entity_values),
-        "all_entity_identified": score.all_entity_identified,
-        "is_supported": score.is_supported,
-        "connected_to_answer": score.connected_to_answer,
-        "score": score.score,
-    }
 
 
 __all__ = [

@@ -179,15 +179,7 @@ def zero_response() -> dict[str, Any]:
 
 def rubric_score_to_json(score: RubricScore) -> dict[str, Any]:
     """One ``rubric_scores`` value, field for field as the reference writes it."""
-    return {
-        "raw_rubric": score.raw_rubric,
-        "filled_rubric": score.filled_rubric,
-        "entity_values": dict(score.entity_values),
-        "all_entity_identified": score.all_entity_identified,
-        "is_supported": score.is_supported,
-        "connected_to_answer": score.connected_to_answer,
-        "score": score.score,
-    }
+    return score.to_json()
 
 
 def result_to_response(result: RewardResult, *, alpha: float | None = None) -> dict[str, Any]:
