@@ -176,7 +176,10 @@ class Browser:
             ToolArgumentError: empty pattern.
         """
         if page is None:
-            raise NoPageOpenError("no page is open: open a search result or URL before `find`")
+            raise NoPageOpenError(
+                "no page is open: call `open` first with a result number from the latest search "
+                "(e.g. open with id_or_url 0) or a URL, then `find` searches inside that page"
+            )
         if not isinstance(pattern, str) or not pattern.strip():
             raise ToolArgumentError("find needs a non-empty `pattern` string")
         matches = find_in_text(page.text, pattern, context=self.find_context,
