@@ -10,4 +10,6 @@ bash scripts/setup.sh
 carr-agent models install qwen2.5-0.5b
 mkdir -p runs
 question=${1:-$(python -c "from carr_agent.data import DEMO_QUESTION; print(DEMO_QUESTION)")}
-carr-agent run "$question" --output runs/demo-trajectory.json
+# A small budget: the 0.5B model is slow on CPU and tends to repeat a call; the answer is then
+# demanded with what it has seen.
+carr-agent run "$question" --max-tool-calls 4 --output runs/demo-trajectory.json
