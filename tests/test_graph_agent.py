@@ -177,6 +177,18 @@ def test_tool_budget_forces_an_answer_with_tool_calls_switched_off(corpus: Corpu
     assert isinstance(state["messages"][-1], AIMessage)
 
 
+def test_forced_answer_lists_the_pages_the_run_was_shown(corpus: CorpusIndex) -> None:
+    model = ToolFake(messages=endless(lambda i: turn(call("open", id_or_url=UFC_URL))))
+    agent = build_agent(model, search=corpus, fetcher=corpus, max_tool_calls=1)
+
+    agent.invoke({"question": "Which event?"})
+
+    forced_prompt, _ = model.requests[-1]
+    request = forced_prompt[-1].content
+    assert request.startswith(BUDGET_EXHAUSTED_MESSAGE)
+    assert "Pages you were shown" in request and f"[1] {UFC_URL}" in request
+
+
 def test_parallel_calls_beyond_the_budget_are_refused_with_an_observation(corpus: CorpusIndex) -> None:
     turns = [turn(call("search", query="a"), call("search", query="b"), call("search", query="c")),
              "## Exact Answer\nx"]

@@ -184,6 +184,18 @@ class ModelNode:
         return RunnableLambda(self.__call__, afunc=self.acall, name="agent")
 
 
+def _sources_seen(ledger: Sequence[dict[str, Any]], limit: int = 12) -> str:
+    """The URLs the run was shown, listed for the forced answer so it can cite real sources."""
+    seen: dict[str, str] = {}
+    for record in ledger:
+        seen.setdefault(record["url"], record.get("title") or "")
+    if not seen:
+        return ""
+    lines = [f"[{i}] {url} ({title})" if title else f"[{i}] {url}"
+             for i, (url, title) in enumerate(list(seen.items())[:limit], start=1)]
+    return "\n\nPages you were shown (cite from these only):\n" + "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class ForceAnswerNode:
     """A budget ran out: ask for the final answer now, with tool calls switched off.
@@ -210,7 +222,7 @@ class ForceAnswerNode:
             return self.model  # a model that cannot switch tools off: ask without them
 
     def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
-        request = HumanMessage(self.message)
+        request = HumanMessage(self.message + _sources_seen(state.get("ledger") or []))
         prompt = _prompt(self.system_prompt, [*state.get("messages", []), request])
         reason = exhausted_budget(state, self.budgets) or "tool_budget"
         logger.info("budget exhausted (%s): asking for the final answer", reason)
