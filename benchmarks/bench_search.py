@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import random
 import re
@@ -37,11 +38,11 @@ def make_vocab(n: int, rng: random.Random) -> list[str]:
 
 def make_corpus(path: Path, size: int, vocab: list[str], seed: int = 0) -> None:
     rng = random.Random(seed)
-    weights = [1 / (i + 1) for i in range(len(vocab))]
+    cum = list(itertools.accumulate(1 / (i + 1) for i in range(len(vocab))))  # Zipf
     with path.open("w") as fh:
         for i in range(size):
-            words = rng.choices(vocab, weights=weights, k=rng.randint(60, 120))
-            title = " ".join(rng.choices(vocab, weights=weights, k=3)).title()
+            words = rng.choices(vocab, cum_weights=cum, k=rng.randint(60, 120))
+            title = " ".join(rng.choices(vocab, cum_weights=cum, k=3)).title()
             doc = {"url": f"https://bench.example/doc/{i}", "title": title,
                    "text": " ".join(words) + ".", "date": "2024-01-01"}
             fh.write(json.dumps(doc) + "\n")

@@ -105,7 +105,7 @@ def write_results(name: str, rows: Sequence[dict[str, Any]], *, params: dict[str
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
     md = f"## {name}\n\n{table}\n\n{notes}\n\nMachine: {payload['machine']}\n"
     (RESULTS_DIR / f"{name}.md").write_text(md)
-    print(table)  # noqa: T201 - benchmark scripts print their table
+    print(table)
     if notes:
-        print(notes)  # noqa: T201
+        print(notes)
     return table
