@@ -170,7 +170,8 @@ def test_tool_budget_forces_an_answer_with_tool_calls_switched_off(corpus: Corpu
     forced_prompt, forced_tools = model.requests[-1]
     # tools stay bound (the prompt extends the history) but calls are switched off
     assert forced_tools == ["search", "open", "find"] and model.tool_choices[-1] == "none"
-    assert forced_prompt[-1].type == "human" and forced_prompt[-1].content == BUDGET_EXHAUSTED_MESSAGE
+    assert forced_prompt[-1].type == "human"
+    assert forced_prompt[-1].content == BUDGET_EXHAUSTED_MESSAGE  # nothing was shown: no list
     # the model still called a tool; the run finalised with what it said
     assert state["finish_reason"] == "tool_budget" and state["answer"]["forced"]
     assert state["answer"]["text"] == "Best guess: UFC 219"

@@ -16,20 +16,33 @@ BUDGET_EXHAUSTED_MESSAGE = (
 
 
 def answer_format_instructions() -> str:
-    """The required final-answer format, as told to the model."""
+    """The required final-answer format, as told to the model.
+
+    Shown as a short filled example rather than a template of ``<placeholders>``: the 0.5B
+    default model copied placeholder templates verbatim (and, given only prose, listed its
+    sources instead of answering).
+    """
     return (
-        "When you are done researching, reply WITHOUT calling a tool, in exactly this format:\n"
+        "When you are done researching, reply WITHOUT calling a tool, with three sections: "
+        "'## Explanation with Citations' (your reasoning, each fact followed by an inline "
+        "citation [n](url) of a page you were shown), '## Exact Answer' (only the answer: a "
+        "name, number, date or short phrase) and '## References' (the cited URLs). For example, "
+        "for the question 'Who designed the bridge completed in 1931 over the Lune?':\n"
         "\n"
         "## Explanation with Citations\n"
-        "<your reasoning, step by step; support every factual claim with an inline citation "
-        "[n](url) right after it, e.g. ... held in 2017 [1](https://example.org/page).>\n"
+        "The bridge over the Lune completed in 1931 is the Kestrel Bridge "
+        "[1](https://example.org/wiki/Kestrel_Bridge). It was designed by Ada Moreau "
+        "[1](https://example.org/wiki/Kestrel_Bridge), an engineer from Lyon "
+        "[2](https://example.org/wiki/Ada_Moreau).\n"
         "\n"
         "## Exact Answer\n"
-        "<the answer only: a name, number, date or short phrase>\n"
+        "Ada Moreau\n"
         "\n"
         "## References\n"
-        "[1] https://example.org/page\n"
+        "[1] https://example.org/wiki/Kestrel_Bridge\n"
+        "[2] https://example.org/wiki/Ada_Moreau\n"
         "\n"
+        "That example is about another question: answer yours from the pages you were shown. "
         "Cite only URLs that a search result, an opened page or a find match showed you in this "
         "conversation; a citation to anything else counts as unsupported."
     )
