@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from carr_agent.cli.app import app
+from carr_agent.cli.common import DEFAULT_LOCAL_MODEL, make_backends, make_chat_model
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     from carr_agent.eval import EvalRecord
     from carr_agent.tasks import TaskSet
 
-_SCRIPTED = "scripted:"
-_DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
 
 
 @app.command("eval")
@@ -42,16 +41,18 @@ def eval_command(
     model: Annotated[str, typer.Option(
         "--model", help="A local model name (default), a model name on --base-url, or "
                         "scripted:PATH.json (replays scripted turns: tests and demos).",
-    )] = _DEFAULT_LOCAL_MODEL,
+    )] = DEFAULT_LOCAL_MODEL,
     base_url: Annotated[str | None, typer.Option(
         "--base-url", help="OpenAI-compatible endpoint of the agent model (vLLM, OpenAI, ...).",
     )] = None,
     api_key_env: Annotated[str, typer.Option(
         "--api-key-env", help="Environment variable holding the agent endpoint's API key.",
     )] = "OPENAI_API_KEY",
-    temperature: Annotated[float, typer.Option(
-        "--temperature", min=0.0, help="Sampling temperature of a local model (0 = greedy).",
-    )] = 0.0,
+    temperature: Annotated[float | None, typer.Option(
+        "--temperature", min=0.0,
+        help="Sampling temperature (0 = greedy). Default: greedy for a local model, the "
+             "server's default for an endpoint.",
+    )] = None,
     web: Annotated[bool, typer.Option(
         "--web", help="Search the web (DuckDuckGo) and fetch live pages (needs internet).",
     )] = False,
@@ -109,8 +110,8 @@ def eval_command(
     selected = list(task_set.tasks[:limit] if limit else task_set.tasks)
     try:
         judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key, selected)
-        chat_model, model_desc = _chat_model(model, base_url, api_key_env, temperature)
-        search, fetcher, corpus_desc = _backends(web, corpus)
+        chat_model, model_desc = make_chat_model(model, base_url, api_key_env, temperature)
+        search, fetcher, corpus_desc = make_backends(web, corpus)
     except CarrError as exc:
         _fail(err, str(exc))
 
@@ -205,46 +206,6 @@ def _read_tasks(path: Path, strict: bool, err: Console) -> TaskSet:
     for problem in task_set.errors:
         err.print(f"[yellow]skipped[/yellow] {path}: {problem}", highlight=False)
     return task_set
-
-
-def _chat_model(name: str, base_url: str | None, api_key_env: str,
-                temperature: float) -> tuple[Any, str]:
-    """The agent's chat model and its description for the run configuration."""
-    from carr_agent.eval.config import file_sha256
-
-    if name.startswith(_SCRIPTED):
-        from carr_agent.graph.scripted import ScriptedChatModel
-
-        path = Path(name[len(_SCRIPTED):])
-        model = ScriptedChatModel.from_file(path)
-        return model, f"scripted:{path.name}:{file_sha256(path.read_bytes())}"
-    if base_url is not None:
-        from carr_agent.models import openai_chat_model
-
-        return openai_chat_model(name, base_url, os.environ.get(api_key_env)), f"{name}@{base_url}"
-    from carr_agent.models import load_local_chat_model
-
-    model = load_local_chat_model(name, temperature=temperature)
-    return model, f"local:{name}:t={temperature}:max_new={model.max_new_tokens}"
-
-
-def _backends(web: bool, corpus: Path | None) -> tuple[Any, Any, str]:
-    """Search backend, page fetcher and their description."""
-    if web:
-        from carr_agent.tools.fetch import HttpFetcher
-        from carr_agent.tools.web import DuckDuckGoSearch
-
-        return DuckDuckGoSearch(), HttpFetcher(), "web:duckduckgo"
-    from carr_agent.tools.corpus import CorpusIndex, default_corpus
-
-    if corpus is None:
-        index = default_corpus()
-    elif corpus.is_dir():
-        index = CorpusIndex.open(corpus)
-    else:
-        index = default_corpus(corpus)
-    digest = str(index.meta.get("source_sha256", ""))[:16] or index.index_dir.name
-    return index, index, f"corpus:{digest}"
 
 
 def _judge(base_url: str | None, model: str | None, api_key: str | None,

@@ -19,13 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from carr_agent.cli.app import app
+from carr_agent.cli.common import DEFAULT_LOCAL_MODEL, make_backends, make_chat_model
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
     from rich.console import Console
 
-_SCRIPTED = "scripted:"
-_DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
 _PREVIEW = 160
 
 
@@ -46,7 +44,7 @@ def run(
         "--model",
         help="A local model name (default), a model name on --base-url, or scripted:PATH.json "
              "(replays scripted turns from a file: for tests and demos).",
-    )] = _DEFAULT_LOCAL_MODEL,
+    )] = DEFAULT_LOCAL_MODEL,
     base_url: Annotated[str | None, typer.Option(
         "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM).",
     )] = None,
@@ -120,8 +118,8 @@ def run(
         _fail(err, "--model names a model; put the endpoint URL in --base-url")
 
     try:
-        search, fetcher = _backends(web, corpus)  # first: cheap, and fails before a model load
-        chat_model = _chat_model(model, base_url, api_key_env, temperature)
+        search, fetcher, _ = make_backends(web, corpus)  # first: cheap, and fails before a model load
+        chat_model, _ = make_chat_model(model, base_url, api_key_env, temperature)
     except CarrError as exc:
         _fail(err, str(exc))
 
@@ -171,41 +169,6 @@ def run(
 
 
 # -- setup -------------------------------------------------------------------------------------
-
-
-def _chat_model(
-    name: str, base_url: str | None, api_key_env: str, temperature: float | None = None
-) -> BaseChatModel:
-    """The chat model the options ask for (raises CarrError subclasses with clear messages)."""
-    if name.startswith(_SCRIPTED):
-        from carr_agent.graph.scripted import ScriptedChatModel
-
-        return ScriptedChatModel.from_file(name[len(_SCRIPTED):])
-    if base_url is not None:
-        from carr_agent.models import openai_chat_model
-
-        extra = {} if temperature is None else {"temperature": temperature}
-        return openai_chat_model(name, base_url, os.environ.get(api_key_env), **extra)
-    from carr_agent.errors import ConfigError
-    from carr_agent.models import load_local_chat_model
-
-    try:
-        # Greedy by default: small local models make far fewer malformed tool calls than at T=1.
-        return load_local_chat_model(name, temperature=0.0 if temperature is None else temperature)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc} (for a model on an OpenAI-compatible server add --base-url URL)") from exc
-
-
-def _backends(web: bool, corpus: Path | None) -> tuple[Any, Any]:
-    if web:
-        from carr_agent.tools.fetch import HttpFetcher
-        from carr_agent.tools.web import DuckDuckGoSearch
-
-        return DuckDuckGoSearch(), HttpFetcher()
-    from carr_agent.tools.corpus import CorpusIndex, default_corpus
-
-    index = CorpusIndex.open(corpus) if corpus is not None else default_corpus()
-    return index, index
 
 
 @contextmanager
