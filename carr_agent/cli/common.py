@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 SCRIPTED = "scripted:"
 DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
@@ -76,3 +78,34 @@ def make_backends(web: bool, corpus: Path | None) -> tuple[Any, Any, str]:
         index = default_corpus(corpus)
     digest = str(index.meta.get("source_sha256", ""))[:16] or index.index_dir.name
     return index, index, f"corpus:{digest}"
+
+
+# -- the shared options, declared once ---------------------------------------------------------
+
+ModelOption = Annotated[str, typer.Option(
+    "--model",
+    help="A local model name (default), a model name on --base-url, or scripted:PATH.json "
+         "(replays scripted turns from a file: for tests and demos).",
+)]
+BaseUrlOption = Annotated[str | None, typer.Option(
+    "--base-url",
+    help="OpenAI-compatible endpoint of the agent model, e.g. http://127.0.0.1:8000/v1 (vLLM).",
+)]
+ApiKeyEnvOption = Annotated[str, typer.Option(
+    "--api-key-env", help="Environment variable holding the agent endpoint's API key.",
+)]
+TemperatureOption = Annotated[float | None, typer.Option(
+    "--temperature", min=0.0,
+    help="Sampling temperature (0 = greedy). Default: greedy for a local model, the server's "
+         "default for an endpoint.",
+)]
+WebOption = Annotated[bool, typer.Option(
+    "--web", help="Search the web (DuckDuckGo) and fetch live pages (needs internet).",
+)]
+CorpusOption = Annotated[Path | None, typer.Option(
+    "--corpus", help="Offline corpus: an index directory (`carr-agent corpus build`) or a corpus "
+                     "JSONL (default: the shipped example corpus).",
+)]
+MaxToolCallsOption = Annotated[int, typer.Option(
+    "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
+)]

@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from carr_agent.cli.app import app
-from carr_agent.cli.common import DEFAULT_LOCAL_MODEL, make_backends, make_chat_model
+from carr_agent.cli.common import (
+    DEFAULT_LOCAL_MODEL,
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    CorpusOption,
+    MaxToolCallsOption,
+    ModelOption,
+    TemperatureOption,
+    WebOption,
+    make_backends,
+    make_chat_model,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,28 +49,12 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(
         "--limit", "-n", min=1, help="Only the first N tasks of the file.",
     )] = None,
-    model: Annotated[str, typer.Option(
-        "--model", help="A local model name (default), a model name on --base-url, or "
-                        "scripted:PATH.json (replays scripted turns: tests and demos).",
-    )] = DEFAULT_LOCAL_MODEL,
-    base_url: Annotated[str | None, typer.Option(
-        "--base-url", help="OpenAI-compatible endpoint of the agent model (vLLM, OpenAI, ...).",
-    )] = None,
-    api_key_env: Annotated[str, typer.Option(
-        "--api-key-env", help="Environment variable holding the agent endpoint's API key.",
-    )] = "OPENAI_API_KEY",
-    temperature: Annotated[float | None, typer.Option(
-        "--temperature", min=0.0,
-        help="Sampling temperature (0 = greedy). Default: greedy for a local model, the "
-             "server's default for an endpoint.",
-    )] = None,
-    web: Annotated[bool, typer.Option(
-        "--web", help="Search the web (DuckDuckGo) and fetch live pages (needs internet).",
-    )] = False,
-    corpus: Annotated[Path | None, typer.Option(
-        "--corpus", help="Offline corpus: an index directory or a corpus JSONL "
-                         "(default: the shipped example corpus).",
-    )] = None,
+    model: ModelOption = DEFAULT_LOCAL_MODEL,
+    base_url: BaseUrlOption = None,
+    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
+    temperature: TemperatureOption = None,
+    web: WebOption = False,
+    corpus: CorpusOption = None,
     judge_base_url: Annotated[str | None, typer.Option(
         "--judge-base-url", help="OpenAI-compatible endpoint of an LLM judge "
                                  "(default: CARR_JUDGE_* variables, else the deterministic judge).",
@@ -71,9 +66,7 @@ def eval_command(
         "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
         help="Judge API key (prefer the env variable; local servers: any string).",
     )] = None,
-    max_tool_calls: Annotated[int, typer.Option(
-        "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
-    )] = 30,
+    max_tool_calls: MaxToolCallsOption = 30,
     max_context_tokens: Annotated[int | None, typer.Option(
         "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
     )] = None,

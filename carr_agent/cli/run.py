@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from carr_agent.cli.app import app
-from carr_agent.cli.common import DEFAULT_LOCAL_MODEL, make_backends, make_chat_model
+from carr_agent.cli.common import (
+    DEFAULT_LOCAL_MODEL,
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    CorpusOption,
+    MaxToolCallsOption,
+    ModelOption,
+    TemperatureOption,
+    WebOption,
+    make_backends,
+    make_chat_model,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,31 +51,13 @@ def default_checkpoint_db() -> Path:
 @app.command("run")
 def run(
     question: Annotated[str | None, typer.Argument(help="The question to research.")] = None,
-    model: Annotated[str, typer.Option(
-        "--model",
-        help="A local model name (default), a model name on --base-url, or scripted:PATH.json "
-             "(replays scripted turns from a file: for tests and demos).",
-    )] = DEFAULT_LOCAL_MODEL,
-    base_url: Annotated[str | None, typer.Option(
-        "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM).",
-    )] = None,
-    api_key_env: Annotated[str, typer.Option(
-        "--api-key-env", help="Environment variable holding the endpoint's API key.",
-    )] = "OPENAI_API_KEY",
-    temperature: Annotated[float | None, typer.Option(
-        "--temperature", min=0.0,
-        help="Sampling temperature (0 = greedy). Default: greedy for a local model, the "
-             "server's default for an endpoint.",
-    )] = None,
-    web: Annotated[bool, typer.Option(
-        "--web", help="Search the web (DuckDuckGo) and fetch live pages instead of the corpus.",
-    )] = False,
-    corpus: Annotated[Path | None, typer.Option(
-        "--corpus", help="A corpus index directory (from `carr-agent corpus build`).",
-    )] = None,
-    max_tool_calls: Annotated[int, typer.Option(
-        "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
-    )] = 30,
+    model: ModelOption = DEFAULT_LOCAL_MODEL,
+    base_url: BaseUrlOption = None,
+    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
+    temperature: TemperatureOption = None,
+    web: WebOption = False,
+    corpus: CorpusOption = None,
+    max_tool_calls: MaxToolCallsOption = 30,
     min_tool_calls: Annotated[int | None, typer.Option(
         "--min-tool-calls", min=0,
         help="Tool calls required before the model may answer (default 1, so the agent looks "
