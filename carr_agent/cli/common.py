@@ -109,3 +109,13 @@ CorpusOption = Annotated[Path | None, typer.Option(
 MaxToolCallsOption = Annotated[int, typer.Option(
     "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",
 )]
+MinToolCallsOption = Annotated[int | None, typer.Option(
+    "--min-tool-calls", min=0,
+    help="Tool calls required before the model may answer (default 1, so the agent looks "
+         "things up instead of answering from memory).",
+)]
+
+
+def resolve_min_tool_calls(min_tool_calls: int | None, max_tool_calls: int) -> int:
+    """``--min-tool-calls``: one by default (within the tool budget)."""
+    return min(1, max_tool_calls) if min_tool_calls is None else min_tool_calls

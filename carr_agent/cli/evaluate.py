@@ -20,11 +20,13 @@ from carr_agent.cli.common import (
     BaseUrlOption,
     CorpusOption,
     MaxToolCallsOption,
+    MinToolCallsOption,
     ModelOption,
     TemperatureOption,
     WebOption,
     make_backends,
     make_chat_model,
+    resolve_min_tool_calls,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ def eval_command(
         help="Judge API key (prefer the env variable; local servers: any string).",
     )] = None,
     max_tool_calls: MaxToolCallsOption = 30,
+    min_tool_calls: MinToolCallsOption = None,
     max_context_tokens: Annotated[int | None, typer.Option(
         "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
     )] = None,
@@ -112,10 +115,12 @@ def eval_command(
     from carr_agent.graph import build_agent
     from carr_agent.rewards import CarrScorer, ScoreOptions
 
+    min_calls = resolve_min_tool_calls(min_tool_calls, max_tool_calls)
     config = EvalConfig(
         model=model_desc, corpus=corpus_desc, judge=judge_desc, max_tool_calls=max_tool_calls,
         max_context_tokens=max_context_tokens, page_budget=page_budget, alpha=alpha,
         connectivity=not no_connectivity, check_citations=not no_citation_check,
+        extra=(("min_tool_calls", str(min_calls)),),
     )
     scorer = CarrScorer(judge, ScoreOptions(alpha=alpha, connectivity=not no_connectivity))
 
@@ -123,7 +128,7 @@ def eval_command(
         return build_agent(
             chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
             max_context_tokens=max_context_tokens, page_budget=page_budget,
-            forbidden_strs=task.forbidden_strs,
+            min_tool_calls=min_calls, forbidden_strs=task.forbidden_strs,
         )
 
     try:

@@ -25,11 +25,13 @@ from carr_agent.cli.common import (
     BaseUrlOption,
     CorpusOption,
     MaxToolCallsOption,
+    MinToolCallsOption,
     ModelOption,
     TemperatureOption,
     WebOption,
     make_backends,
     make_chat_model,
+    resolve_min_tool_calls,
 )
 
 if TYPE_CHECKING:
@@ -58,11 +60,7 @@ def run(
     web: WebOption = False,
     corpus: CorpusOption = None,
     max_tool_calls: MaxToolCallsOption = 30,
-    min_tool_calls: Annotated[int | None, typer.Option(
-        "--min-tool-calls", min=0,
-        help="Tool calls required before the model may answer (default 1, so the agent looks "
-             "things up instead of answering from memory).",
-    )] = None,
+    min_tool_calls: MinToolCallsOption = None,
     max_context_tokens: Annotated[int | None, typer.Option(
         "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
     )] = None,
@@ -124,7 +122,7 @@ def run(
             agent = build_agent(
                 chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
                 max_context_tokens=max_context_tokens, page_budget=page_budget,
-                min_tool_calls=min(1, max_tool_calls) if min_tool_calls is None else min_tool_calls,
+                min_tool_calls=resolve_min_tool_calls(min_tool_calls, max_tool_calls),
                 forbidden_strs=tuple(forbid or ()), checkpointer=saver,
             )
         except CarrError as exc:
