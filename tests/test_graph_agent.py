@@ -388,3 +388,15 @@ def test_the_graph_drives_the_local_hf_chat_model(corpus: CorpusIndex) -> None:
     assert state["open_page"]["url"] == DEAN_URL
     assert state["answer"]["exact_answer"] == "Herb Dean" and state["answer"]["citations"][0]["seen"]
     assert len(recorder.turns) == 3  # every model turn of the graph was recorded for training
+
+
+def test_system_prompt_gives_a_small_model_nothing_to_copy() -> None:
+    """Defect: the 0.5B model answered with the prompt's filled example (its answer and URLs)."""
+    import re
+
+    from carr_agent.graph import DEFAULT_SYSTEM_PROMPT
+
+    assert not re.search(r"https?://|www\.|\.org|\.example", DEFAULT_SYSTEM_PROMPT)
+    assert "<" not in DEFAULT_SYSTEM_PROMPT  # no <placeholder> template either
+    for heading in ("## Explanation with Citations", "## Exact Answer", "## References"):
+        assert heading in DEFAULT_SYSTEM_PROMPT

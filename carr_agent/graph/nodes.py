@@ -41,7 +41,11 @@ from pydantic import ValidationError
 from carr_agent.errors import ConfigError, ToolError
 from carr_agent.graph.answer import parse_answer, resolve_citations
 from carr_agent.graph.budget import Budgets, estimate_context_tokens
-from carr_agent.graph.prompts import BUDGET_EXHAUSTED_MESSAGE, DEFAULT_SYSTEM_PROMPT
+from carr_agent.graph.prompts import (
+    BUDGET_EXHAUSTED_MESSAGE,
+    DEFAULT_SYSTEM_PROMPT,
+    SOURCES_SEEN_HEADING,
+)
 from carr_agent.graph.state import (
     FinishReason,
     hits_from_dicts,
@@ -193,7 +197,7 @@ def _sources_seen(ledger: Sequence[dict[str, Any]], limit: int = 12) -> str:
         return ""
     lines = [f"[{i}] {url} ({title})" if title else f"[{i}] {url}"
              for i, (url, title) in enumerate(list(seen.items())[:limit], start=1)]
-    return "\n\nPages you were shown (cite from these only):\n" + "\n".join(lines)
+    return f"\n\n{SOURCES_SEEN_HEADING}\n" + "\n".join(lines)
 
 
 @dataclass(frozen=True)

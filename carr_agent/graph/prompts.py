@@ -1,8 +1,15 @@
 """The system prompt: how to use search / open / find and how to write a cited final answer.
 
-The answer format is the one CaRR scores (carr-method.md §2): three ``##`` sections with inline
-``[n](url)`` citations in the body. Citations are only worth something when the cited URL was
-actually shown by a tool during the run, so the prompt says so plainly.
+The answer format is the one CaRR scores ("Chaining the Evidence", arXiv 2601.06021): three
+``##`` sections with inline ``[n](url)`` citations in the body. Citations are only worth something
+when the cited URL was actually shown by a tool during the run, so the prompt says so plainly.
+
+The format is described in words only. A filled example (names, URLs, an answer) gives a small
+model something to copy: the 0.5B default model answered the demo question with the example's
+answer and cited the example's URLs, which it had never been shown. A ``<placeholder>`` template
+was copied verbatim too. What keeps a small model's answer well-formed is the graph (the forced
+answer lists the pages seen, by number) and, on the local engine, decoding constrained to the
+format (:mod:`carr_agent.models.llama_cpp_chat`).
 """
 
 from __future__ import annotations
@@ -14,37 +21,25 @@ BUDGET_EXHAUSTED_MESSAGE = (
     "were shown."
 )
 
+#: Heading of the numbered list of pages seen that follows :data:`BUDGET_EXHAUSTED_MESSAGE`.
+SOURCES_SEEN_HEADING = "Pages you were shown (cite a page as [n](its URL), using its number n):"
+
 
 def answer_format_instructions() -> str:
-    """The required final-answer format, as told to the model.
-
-    Shown as a short filled example rather than a template of ``<placeholders>``: the 0.5B
-    default model copied placeholder templates verbatim (and, given only prose, listed its
-    sources instead of answering).
-    """
+    """The required final-answer format, as told to the model (in words: nothing to copy)."""
     return (
-        "When you are done researching, reply WITHOUT calling a tool, with three sections: "
-        "'## Explanation with Citations' (your reasoning, each fact followed by an inline "
-        "citation [n](url) of a page you were shown), '## Exact Answer' (only the answer: a "
-        "name, number, date or short phrase) and '## References' (the cited URLs). For example, "
-        "for the question 'Who designed the bridge completed in 1931 over the Lune?':\n"
-        "\n"
-        "## Explanation with Citations\n"
-        "The bridge over the Lune completed in 1931 is the Kestrel Bridge "
-        "[1](https://example.org/wiki/Kestrel_Bridge). It was designed by Ada Moreau "
-        "[1](https://example.org/wiki/Kestrel_Bridge), an engineer from Lyon "
-        "[2](https://example.org/wiki/Ada_Moreau).\n"
-        "\n"
-        "## Exact Answer\n"
-        "Ada Moreau\n"
-        "\n"
-        "## References\n"
-        "[1] https://example.org/wiki/Kestrel_Bridge\n"
-        "[2] https://example.org/wiki/Ada_Moreau\n"
-        "\n"
-        "That example is about another question: answer yours from the pages you were shown. "
-        "Cite only URLs that a search result, an opened page or a find match showed you in this "
-        "conversation; a citation to anything else counts as unsupported."
+        "When you have found the answer, reply WITHOUT calling a tool. The reply has three "
+        "sections, each starting with its heading on a line of its own:\n"
+        "1. '## Explanation with Citations': a few sentences that state the facts you found, "
+        "each fact followed by an inline citation of the page that showed it, written as the "
+        "page's number in square brackets directly followed by its URL in parentheses.\n"
+        "2. '## Exact Answer': only the answer itself (a name, number, date or short phrase), "
+        "nothing else.\n"
+        "3. '## References': one line per cited page: its number in square brackets, a space "
+        "and its URL.\n"
+        "Cite only URLs that a search result or an opened page showed you in this "
+        "conversation, copied exactly; a citation to any other URL counts as unsupported. "
+        "Never invent a URL, a name or a fact."
     )
 
 
@@ -65,4 +60,9 @@ DEFAULT_SYSTEM_PROMPT = (
     "\n" + answer_format_instructions()
 )
 
-__all__ = ["BUDGET_EXHAUSTED_MESSAGE", "DEFAULT_SYSTEM_PROMPT", "answer_format_instructions"]
+__all__ = [
+    "BUDGET_EXHAUSTED_MESSAGE",
+    "DEFAULT_SYSTEM_PROMPT",
+    "SOURCES_SEEN_HEADING",
+    "answer_format_instructions",
+]
