@@ -11,6 +11,7 @@ from carr_agent.tools.render import (
     parse_find,
     parse_page,
     parse_search,
+    parse_search_blocks,
     render_find,
     render_page,
     render_search,
@@ -32,9 +33,18 @@ def test_empty_search_renders_no_results_and_parses_to_nothing() -> None:
     assert parse_search(NO_RESULTS) == []
 
 
-def test_search_hit_without_url_is_a_clear_error() -> None:
-    with pytest.raises(HistoryFormatError, match=r"\[0\].*URL Source"):
-        parse_search("[0] Title: Orphan\n[0] Description: no url")
+def test_search_hit_without_url_is_left_out_and_the_others_kept() -> None:
+    text = ("[0] Title: Orphan\n[0] Description: no url\n\n"
+            "[1] Title: Kept\n[1] URL Source: https://b.example/x\n[1] Description: d")
+    assert parse_search(text) == [Hit(url="https://b.example/x", title="Kept", snippet="d")]
+    assert [(i, h is None) for i, h in parse_search_blocks(text)] == [(0, True), (1, False)]
+
+
+@pytest.mark.parametrize("suffix", [" (redirected)", "  redirected from https://old.example/", "\t#"])
+def test_text_after_the_url_is_not_part_of_it(suffix: str) -> None:
+    url = "https://a.example/final"
+    assert parse_search(f"[0] Title: T\n[0] URL Source: {url}{suffix}\n[0] Description: d")[0].url == url
+    assert parse_page(f"Title: T\nURL Source: {url}{suffix}\nMarkdown Content:\nbody").url == url
 
 
 def test_page_render_truncates_to_budget_and_parses_back() -> None:

@@ -9,11 +9,17 @@ reward server does:
 * ``browser.open`` → one record with the page text as shown; the page becomes the open page;
 * ``browser.find`` → one record per match, attributed to the most recently opened page.
 
-Structural problems the reference would crash on (unknown ``tool_call_id``, arguments that are not
-JSON, a tool message without ``content``, outputs that are not strings, no final assistant answer)
-raise :class:`~carr_agent.errors.HistoryFormatError` naming the message. Things the reference
-tolerates (tool outputs without ``tool_call_id``, empty outputs, unknown tool names, error texts
-instead of pages, ``find`` before any ``open``) are skipped with a logged warning.
+Ill-formed tool calls, as the reference rollout records them when the policy writes a call it
+cannot parse (``{"name": null, "arguments": "null"}``, arguments that are not a JSON object, or a
+call carrying ``ill_formed_reasons``), are recorded and never parsed; an output referring to one is
+ignored. Their outputs normally carry no ``tool_call_id`` and are skipped, as the reference does.
+
+Structural problems the reference would crash on (unknown ``tool_call_id``, a tool message without
+``content``, outputs that are not strings, no final assistant answer) raise
+:class:`~carr_agent.errors.HistoryFormatError` naming the message. Things the reference tolerates
+(tool outputs without ``tool_call_id``, empty outputs, unknown tool names, error texts instead of
+pages, ``find`` before any ``open``, a search hit without its URL) are skipped with a logged
+warning.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carr_agent.errors import HistoryFormatError
-from carr_agent.tools.render import parse_find, parse_page, parse_search
+from carr_agent.tools.render import parse_find, parse_page, parse_search_blocks
 from carr_agent.types import Hit, LedgerRecord, Page
 from carr_agent.urls import source_id
 
@@ -113,9 +119,10 @@ class _HistoryParser:
 
     def __init__(self) -> None:
         self.calls: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.ill_formed: dict[str, str] = {}  # call id → why the call is ill-formed
         self.records: list[LedgerRecord] = []
         self.warnings: list[str] = []
-        self.latest_hits: list[Hit] = []
+        self.latest_hits: dict[int, Hit] = {}
         self.open_page: Page | None = None
         self.step = 0
 
@@ -135,11 +142,17 @@ class _HistoryParser:
             call_id = call.get("tool_call_id", call.get("id"))
             name = call.get("name", function.get("name"))
             raw_args = call.get("arguments", function.get("arguments", "{}"))
+            problem = _ill_formed(name, raw_args, call.get("ill_formed_reasons"))
             if not isinstance(call_id, str) or not call_id:
-                raise HistoryFormatError(f"message {index}: a tool call has no 'tool_call_id'")
-            if not isinstance(name, str):
-                raise HistoryFormatError(f"message {index}: tool call {call_id!r} has no 'name'")
-            self.calls[call_id] = (name, _parse_arguments(index, call_id, raw_args))
+                self.warn(f"message {index}: a tool call without 'tool_call_id' recorded, never "
+                          "used (no output can refer to it)")
+                continue
+            if problem is not None:
+                self.warn(f"message {index}: ill-formed tool call {call_id!r} recorded ({problem}); "
+                          "its output is ignored")
+                self.ill_formed[call_id] = problem
+                continue
+            self.calls[call_id] = (name, _arguments(raw_args))
 
     def add_tool_message(self, index: int, message: Mapping[str, Any]) -> None:
         if "content" not in message or message["content"] is None:
@@ -164,6 +177,9 @@ class _HistoryParser:
                     f"message {index}: a tool output's 'tool_call_id' must be a string, got "
                     f"{type(call_id).__name__}"
                 )
+            if call_id in self.ill_formed:
+                self.warn(f"message {index}: output of ill-formed tool call {call_id!r} ignored")
+                continue
             if call_id not in self.calls:
                 raise HistoryFormatError(
                     f"message {index}: tool output refers to unknown tool_call_id {call_id!r}"
@@ -184,7 +200,7 @@ class _HistoryParser:
         where = f"message {index} ({name} {call_id!r})"
         try:
             if name == SEARCH:
-                self.on_search(call_id, output)
+                self.on_search(where, call_id, output)
             elif name == OPEN:
                 self.on_open(where, call_id, args, output)
             elif name == FIND:
@@ -194,10 +210,13 @@ class _HistoryParser:
         except HistoryFormatError as exc:
             self.warn(f"{where}: unparsable output skipped ({exc})")
 
-    def on_search(self, call_id: str, output: str) -> None:
-        hits = parse_search(output)
-        self.latest_hits = hits
-        for hit in hits:
+    def on_search(self, where: str, call_id: str, output: str) -> None:
+        blocks = parse_search_blocks(output)
+        self.latest_hits = {idx: hit for idx, hit in blocks if hit is not None}
+        for idx, hit in blocks:
+            if hit is None:
+                self.warn(f"{where}: search result [{idx}] has no 'URL Source:' line; skipped")
+                continue
             self.records.append(
                 _record(hit.url, hit.title, "search", self.step, hit.snippet, call_id, hit.date)
             )
@@ -227,7 +246,7 @@ class _HistoryParser:
         except (TypeError, ValueError):
             self.warn(f"{where}: page without 'URL Source:' and no usable 'id'; skipped")
             return None
-        if 0 <= idx < len(self.latest_hits):
+        if idx in self.latest_hits:
             return self.latest_hits[idx].url
         self.warn(f"{where}: id {idx} is not in the latest search results; skipped")
         return None
@@ -244,24 +263,32 @@ class _HistoryParser:
                 )
 
 
-def _parse_arguments(index: int, call_id: str, raw: Any) -> dict[str, Any]:
+def _ill_formed(name: Any, raw_args: Any, reasons: Any) -> str | None:
+    """Why a tool call is ill-formed (the reference rollout's notion), or None."""
+    if reasons:
+        return "marked ill-formed by the rollout"
+    if not isinstance(name, str) or not name:
+        return "no tool name"
+    if isinstance(raw_args, Mapping):
+        return None
+    if not isinstance(raw_args, str):
+        return f"arguments are {type(raw_args).__name__}, not a JSON string"
+    if not raw_args.strip():
+        return None
+    try:
+        args = json.loads(raw_args)
+    except (json.JSONDecodeError, RecursionError):
+        return "arguments are not valid JSON"
+    if not isinstance(args, dict):
+        return "arguments are not a JSON object"
+    return None
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    """The arguments of a well-formed call (checked by :func:`_ill_formed`)."""
     if isinstance(raw, Mapping):
         return dict(raw)
-    if not isinstance(raw, str):
-        raise HistoryFormatError(
-            f"message {index}: arguments of tool call {call_id!r} must be a JSON string"
-        )
-    try:
-        args = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise HistoryFormatError(
-            f"message {index}: arguments of tool call {call_id!r} are not valid JSON ({exc.msg})"
-        ) from exc
-    if not isinstance(args, dict):
-        raise HistoryFormatError(
-            f"message {index}: arguments of tool call {call_id!r} must be a JSON object"
-        )
-    return args
+    return json.loads(raw) if raw.strip() else {}
 
 
 def _text_content(content: Any) -> str | None:

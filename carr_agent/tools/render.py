@@ -41,8 +41,18 @@ def render_search(hits: Sequence[Hit]) -> str:
 def parse_search(text: str) -> list[Hit]:
     """Parse a rendered search observation back into hits (in index order).
 
-    Raises:
-        HistoryFormatError: the text has hit lines but a hit lacks its URL.
+    A hit without a usable ``URL Source:`` line is left out; the others are kept (see
+    :func:`parse_search_blocks` to learn which indices were left out).
+    """
+    return [hit for _, hit in parse_search_blocks(text) if hit is not None]
+
+
+def parse_search_blocks(text: str) -> list[tuple[int, Hit | None]]:
+    """``(index shown to the model, hit)`` for every hit block of a search observation, in index
+    order; the hit is None when its block has no usable ``URL Source:`` line.
+
+    The URL is the first whitespace-separated token of the ``URL Source:`` line: text after it
+    (``https://a.org/x (redirected)``) is not part of the URL.
     """
     fields: dict[int, dict[str, str]] = {}
     last: tuple[int, str] | None = None
@@ -55,20 +65,26 @@ def parse_search(text: str) -> list[Hit]:
         elif last is not None and line.strip() and last[1] == "Description":
             # a description that wrapped onto following lines (other stacks do this)
             fields[last[0]]["Description"] += " " + line.strip()
-    hits = []
+    blocks: list[tuple[int, Hit | None]] = []
     for idx in sorted(fields):
         block = fields[idx]
-        if "URL Source" not in block:
-            raise HistoryFormatError(f"search result [{idx}] has no 'URL Source:' line")
-        hits.append(
-            Hit(
-                url=block["URL Source"].strip(),
+        url = first_token(block.get("URL Source", ""))
+        hit = None
+        if url:
+            hit = Hit(
+                url=url,
                 title=block.get("Title", "").strip(),
                 snippet=block.get("Description", "").strip(),
                 date=(block.get("Date") or "").strip() or None,
             )
-        )
-    return hits
+        blocks.append((idx, hit))
+    return blocks
+
+
+def first_token(value: str) -> str:
+    """The first whitespace-separated token of ``value`` (``""`` when there is none)."""
+    parts = value.split(maxsplit=1)
+    return parts[0] if parts else ""
 
 
 def render_page(page: Page, *, budget: int | None = None) -> tuple[str, str]:
@@ -87,6 +103,9 @@ def render_page(page: Page, *, budget: int | None = None) -> tuple[str, str]:
 def parse_page(text: str) -> Page:
     """Parse a rendered page observation (the inverse of :func:`render_page`).
 
+    The URL is the first token of the ``URL Source:`` line (trailing text such as
+    ``(redirected)`` is dropped).
+
     Raises:
         HistoryFormatError: the text has no ``URL Source:`` header line.
     """
@@ -98,10 +117,11 @@ def parse_page(text: str) -> Page:
         key, colon, value = line.partition(":")
         if colon and key.strip() in {"Title", "URL Source", "Published Time"}:
             meta[key.strip()] = value.strip()
-    if "URL Source" not in meta:
+    url = first_token(meta.get("URL Source", ""))
+    if not url:
         raise HistoryFormatError("page observation has no 'URL Source:' line")
     return Page(
-        url=meta["URL Source"],
+        url=url,
         title=meta.get("Title", ""),
         text=body,
         date=meta.get("Published Time") or None,
