@@ -3,9 +3,11 @@ evidence text built from it.
 
 The evidence of a cited URL is every ledger text recorded for its normalised URL (search snippets,
 the page as shown, ``find`` matches), deduplicated, in observation order. A URL that no tool ever
-returned has no evidence and supports nothing. At most ``max_urls`` sources are used; like the
-reference, the cap counts cited URLs that *have* evidence (so citations of never-seen URLs cannot
-crowd out real ones), in order of first citation.
+returned has no evidence and supports nothing. A cited URL that was seen but whose text is empty (a
+page with a title and a date but no content) is still a source: the judge is shown its URL, title
+and date, as the reference does. At most ``max_urls`` sources are used; like the reference, the cap
+counts cited URLs that were *seen* (empty ones included; citations of never-seen URLs cannot crowd
+out real ones), in order of first citation.
 
 The judge's evidence text (:func:`build_evidence_context`) mirrors the reference construction:
 ``[Webpage n]`` blocks with URL, title and published time, then ``Snippet:``, ``Content:`` and
@@ -86,7 +88,7 @@ def collect_evidence(
     Args:
         ledger: the observations of the run.
         cited_urls: cited URLs in order of first citation (variants are merged here too).
-        max_urls: how many sources with evidence to keep at most.
+        max_urls: how many seen sources to keep at most (sources with empty text count).
     """
     if max_urls < 1:
         raise ConfigError(f"max_urls must be >= 1, got {max_urls}")
@@ -100,10 +102,7 @@ def collect_evidence(
         if key in used or key not in by_key:
             continue
         used.add(key)
-        source = _source(url, by_key[key])
-        if not source.passages:
-            continue
-        sources.append(source)
+        sources.append(_source(url, by_key[key]))
         if len(sources) == max_urls:
             break
     return sources
