@@ -34,15 +34,16 @@ CASES = {
     # (normalize, rubric_for, connectivity): expected rewards
     (True, "positive", True): [0.88, 1.0, 0.94, 0.0],  # the paper's formula (spec example)
     (False, "positive", True): [0.8125, 0.8875, 0.85, 0.0],
-    (True, "negative", True): [0.7, 0.7, 0.7, 0.06],
-    (False, "negative", True): [0.7, 0.7, 0.7, 0.0375],
+    # negative-only, as the reference trainer: correct rollouts keep R_o = 1.0
+    (True, "negative", True): [1.0, 1.0, 1.0, 0.06],
+    (False, "negative", True): [1.0, 1.0, 1.0, 0.0375],
     (True, "all", True): [0.88, 1.0, 0.94, 0.06],
     (False, "all", True): [0.8125, 0.8875, 0.85, 0.0375],
     # no connectivity: R_r = 0.5, 0.75, 0.5, 0.25 → normalised 2/3, 1, 2/3, 1/3
     (True, "positive", False): [0.9, 1.0, 0.9, 0.0],
     (False, "positive", False): [0.85, 0.925, 0.85, 0.0],
     (True, "all", False): [0.9, 1.0, 0.9, 0.1],
-    (False, "negative", False): [0.7, 0.7, 0.7, 0.075],
+    (False, "negative", False): [1.0, 1.0, 1.0, 0.075],
 }
 
 
@@ -52,6 +53,16 @@ def test_group_rewards_match_hand_computed_values(variant, expected) -> None:
     opts = GroupOptions(alpha=0.3, normalize=normalize, rubric_for=rubric_for,
                         connectivity=connectivity)
     assert group_rewards(GROUP, opts) == pytest.approx(expected, abs=1e-12)
+
+
+def test_negative_only_gives_correct_rollouts_their_full_outcome_like_the_reference() -> None:
+    # reference trainer: reward = outcome if outcome > 0 else α·R̂_r
+    opts = GroupOptions(alpha=0.3, normalize=True, rubric_for="negative")
+    rewards = group_rewards(GROUP, opts)
+    assert rewards[:3] == [1.0, 1.0, 1.0]
+    assert rewards[3] == pytest.approx(0.3 * 0.125 / 0.625)
+    unknown_rubric = RewardResult(outcome_reward=1.0, rubric_reward=None, reward=None)
+    assert group_rewards([unknown_rubric], opts) == [1.0]  # R_r unused for a correct rollout
 
 
 def test_default_options_are_the_papers_formula() -> None:

@@ -12,8 +12,11 @@ Variants are small functions in registries, picked by :class:`GroupOptions`:
   ``"supported"`` (no-connectivity ablation: fraction of supported rubrics, read from
   ``RewardResult.rubric_scores``);
 * ``NORMALIZERS``: ``"max"`` (divide by the group max) or ``"none"``;
-* ``RUBRIC_TERMS``: which rollouts get the rubric term α·R̂_r: ``"positive"`` (correct ones; this
-  equals the paper's α·R_o·R̂_r for R_o ∈ {0, 1}), ``"negative"`` (wrong ones) or ``"all"``.
+* ``RUBRIC_TERMS``: which rollouts get the rubric term α·R̂_r, i.e. how R_o and R̂_r combine:
+  ``"positive"`` (correct ones: (1 − α)·R_o + α·R̂_r, else (1 − α)·R_o; this equals the paper's
+  α·R_o·R̂_r for R_o ∈ {0, 1}), ``"negative"`` (the reference trainer's ``rubric_only_negative``:
+  a correct rollout keeps its full outcome R_o, a wrong one gets α·R̂_r) or ``"all"``
+  ((1 − α)·R_o + α·R̂_r for every rollout).
 
 Unknown rewards (None) are left out of every group statistic and get advantage None; a rollout's
 unknown R_r matters only when its rubric term is used.
@@ -70,10 +73,32 @@ NORMALIZERS: dict[str, Callable[[Sequence[float | None]], list[float | None]]] =
     "max": normalize_by_max,
     "none": no_normalization,
 }
-RUBRIC_TERMS: dict[str, Callable[[float], bool]] = {
-    "positive": lambda outcome: outcome > 0,
-    "negative": lambda outcome: outcome <= 0,
-    "all": lambda outcome: True,
+def rubric_for_positive(outcome: float, rubric: float | None, alpha: float) -> float | None:
+    """The paper's C-GRPO: (1 − α)·R_o, plus α·R̂_r for correct rollouts."""
+    if outcome <= 0 or alpha == 0:
+        return (1 - alpha) * outcome
+    return None if rubric is None else (1 - alpha) * outcome + alpha * rubric
+
+
+def rubric_for_negative(outcome: float, rubric: float | None, alpha: float) -> float | None:
+    """The reference trainer's ``rubric_only_negative``: R_o for correct rollouts, α·R̂_r for the
+    others (a wrong answer with well-cited evidence is better than one without)."""
+    if outcome > 0 or alpha == 0:
+        return outcome
+    return None if rubric is None else outcome + alpha * rubric
+
+
+def rubric_for_all(outcome: float, rubric: float | None, alpha: float) -> float | None:
+    """(1 − α)·R_o + α·R̂_r for every rollout."""
+    if alpha == 0:
+        return outcome
+    return None if rubric is None else (1 - alpha) * outcome + alpha * rubric
+
+
+RUBRIC_TERMS: dict[str, Callable[[float, float | None, float], float | None]] = {
+    "positive": rubric_for_positive,
+    "negative": rubric_for_negative,
+    "all": rubric_for_all,
 }
 
 
@@ -109,22 +134,12 @@ def group_rewards(
     o = options or GroupOptions()
     source = RUBRIC_SOURCES["connected" if o.connectivity else "supported"]
     normalize = NORMALIZERS["max" if o.normalize else "none"]
-    gets_rubric = RUBRIC_TERMS[o.rubric_for]
+    combine = RUBRIC_TERMS[o.rubric_for]
     rubric = normalize([source(r) for r in results])
-    out: list[float | None] = []
-    for result, r_hat in zip(results, rubric, strict=True):
-        outcome = result.outcome_reward
-        if outcome is None:
-            out.append(None)
-            continue
-        reward = (1 - o.alpha) * outcome
-        if o.alpha > 0 and gets_rubric(outcome):
-            if r_hat is None:
-                out.append(None)
-                continue
-            reward += o.alpha * r_hat
-        out.append(reward)
-    return out
+    return [
+        None if result.outcome_reward is None else combine(result.outcome_reward, r_hat, o.alpha)
+        for result, r_hat in zip(results, rubric, strict=True)
+    ]
 
 
 def advantages(
@@ -167,5 +182,8 @@ __all__ = [
     "no_normalization",
     "normalize_by_max",
     "rubric_connected",
+    "rubric_for_all",
+    "rubric_for_negative",
+    "rubric_for_positive",
     "rubric_supported",
 ]
