@@ -8,7 +8,9 @@ is a small frozen dataclass.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired
+
+from typing_extensions import TypedDict
 
 ObservationKind = Literal["search", "open", "find"]
 

@@ -1,9 +1,9 @@
 """Attach the CaRR reward to your own LangGraph app (runs offline, no API keys).
 
 The graph below is an ordinary user graph: an "agent" node (here a scripted chat model standing in
-for your LLM) and a ToolNode with `search`/`open` tools, routed by `tools_condition`. One line,
-`add_carr_reward(...)`, inserts a scoring node before END; the final state then carries `reward`
-and the per-rubric breakdown under `carr`.
+for your LLM) and a ToolNode with `search`/`open` tools, routed by `tools_condition`. One line, `add_carr_reward(...)`, wraps it in
+a graph that runs it and then scores the final state; that graph's result carries `reward` and the
+per-rubric breakdown under `carr`. It runs with `invoke` and `ainvoke` alike.
 
 The judge is the deterministic judge (the task carries gold entity values). To use an LLM judge
 instead, set CARR_JUDGE_BASE_URL / CARR_JUDGE_MODEL / CARR_JUDGE_API_KEY and pass
@@ -16,7 +16,6 @@ and CARR_JUDGE_BASE_URL=http://127.0.0.1:8765/v1 CARR_JUDGE_MODEL=fake CARR_JUDG
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -101,8 +100,8 @@ class State(MessagesState, CarrRewardState):  # adds `task`, `reward`, `carr` to
 def build_graph(scorer: CarrScorer):
     model = ScriptedModel(messages=script())
 
-    async def agent(state: State):
-        return {"messages": [await model.ainvoke(state["messages"])]}
+    def agent(state: State):
+        return {"messages": [model.invoke(state["messages"])]}
 
     builder = StateGraph(State)
     builder.add_node("agent", agent)
@@ -110,17 +109,16 @@ def build_graph(scorer: CarrScorer):
     builder.add_edge(START, "agent")
     builder.add_conditional_edges("agent", tools_condition)
     builder.add_edge("tools", "agent")
-    add_carr_reward(builder, scorer=scorer, task_key="task")   # <- the one line
-    return builder.compile()
+    return add_carr_reward(builder, scorer=scorer, task_key="task").compile()   # <- the one line
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-judge", action="store_true", help="use the judge from CARR_JUDGE_*")
     args = parser.parse_args()
     judge = judge_from_env() if args.llm_judge else DeterministicJudge()
     graph = build_graph(CarrScorer(judge, ScoreOptions(alpha=0.3)))
-    final = await graph.ainvoke({"messages": [HumanMessage(TASK.question)], "task": TASK})
+    final = graph.invoke({"messages": [HumanMessage(TASK.question)], "task": TASK})
     print(f"reward = {final['reward']}")
     print(json.dumps({k: final["carr"][k] for k in ("outcome_reward", "rubric_reward")}, indent=2))
     for i, rubric in final["carr"]["rubric_scores"].items():
@@ -128,4 +126,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import operator
+import runpy
+from pathlib import Path
+from typing import Annotated
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import Command, interrupt
 
 from carr_agent.errors import ConfigError, JudgeError
 from carr_agent.rewards.hooks import (
@@ -133,12 +140,15 @@ class UserState(MessagesState, CarrRewardState):
     pass
 
 
-def user_builder(model) -> StateGraph:
+def user_builder(model, sync=False) -> StateGraph:
     async def agent(state):
         return {"messages": [await model.ainvoke(state["messages"])]}
 
+    def sync_agent(state):
+        return {"messages": [model.invoke(state["messages"])]}
+
     builder = StateGraph(UserState)
-    builder.add_node("agent", agent)
+    builder.add_node("agent", sync_agent if sync else agent)
     builder.add_node("tools", ToolNode([search, open_page]))
     builder.add_edge(START, "agent")
     builder.add_conditional_edges("agent", tools_condition)
@@ -182,18 +192,78 @@ async def test_add_carr_reward_extends_a_state_schema_without_the_reward_keys():
     assert out["reward"] == pytest.approx(0.7) and len(out["messages"]) == 2
 
 
-def test_add_carr_reward_asks_for_the_mixin_when_it_cannot_extend_the_state():
+def test_add_carr_reward_scores_a_pydantic_state_graph():
     from pydantic import BaseModel
 
     class PydanticState(BaseModel):
-        messages: list = []
+        messages: Annotated[list[AnyMessage], add_messages] = []
+
+    def answer(state):
+        return {"messages": [AIMessage(sample.UNCITED)]}
 
     builder = StateGraph(PydanticState)
-    builder.add_node("a", lambda s: {})
+    builder.add_node("a", answer)
     builder.add_edge(START, "a")
     builder.add_edge("a", END)
-    with pytest.raises(ConfigError, match="CarrRewardState"):
-        add_carr_reward(builder, scorer=scorer(), task=sample_task_dict())
+    graph = add_carr_reward(builder, scorer=scorer(), task=sample_task_dict()).compile()
+    out = graph.invoke({"messages": [HumanMessage(sample.PROMPT)]})
+    assert out["reward"] == pytest.approx(0.7) and len(out["messages"]) == 2
+
+
+def test_add_carr_reward_graph_runs_with_sync_invoke():
+    """A user's `graph.invoke(...)` works (the scoring node has a sync path, like ToolNode)."""
+    builder = user_builder(ScriptedModel(messages=script()), sync=True)
+    graph = add_carr_reward(builder, scorer=scorer()).compile()
+    out = graph.invoke({"messages": [HumanMessage(sample.PROMPT)], "task": sample_task_dict()})
+    assert out["reward"] == pytest.approx(1.0)
+    assert out["carr"]["errors"] == []
+
+
+async def test_add_carr_reward_accepts_a_compiled_graph_and_keeps_its_reducers():
+    """The user's graph as a subgraph: an `operator.add` list is not doubled, thread state carries on."""
+
+    class LogState(MessagesState):
+        log: Annotated[list[str], operator.add]
+
+    def answer(state):
+        return {"messages": [AIMessage(sample.UNCITED)], "log": ["answered"]}
+
+    builder = StateGraph(LogState)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "answer")
+    builder.add_edge("answer", END)
+    graph = add_carr_reward(builder.compile(), scorer=scorer(), task=sample_task_dict()).compile(
+        checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    first = await graph.ainvoke({"messages": [HumanMessage(sample.PROMPT)], "log": ["start"]}, config)
+    assert first["log"] == ["start", "answered"] and first["reward"] == pytest.approx(0.7)
+    second = await graph.ainvoke({"messages": [HumanMessage("again")]}, config)
+    assert second["log"] == ["start", "answered", "answered"]
+    assert [m.type for m in second["messages"]] == ["human", "ai", "human", "ai"]
+
+
+def test_add_carr_reward_resumes_a_user_graph_after_an_interrupt():
+    def ask(state):
+        approved = interrupt("answer now?")
+        return {"messages": [AIMessage(sample.UNCITED if approved else "no")]}
+
+    builder = StateGraph(UserState)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    graph = add_carr_reward(builder, scorer=scorer(), task=sample_task_dict()).compile(
+        checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    paused = graph.invoke({"messages": [HumanMessage(sample.PROMPT)]}, config)
+    assert "reward" not in paused and paused["__interrupt__"][0].value == "answer now?"
+    out = graph.invoke(Command(resume=True), config)
+    assert out["reward"] == pytest.approx(0.7)
+
+
+def test_add_carr_reward_graph_has_json_schemas_with_the_reward_keys():
+    graph = add_carr_reward(user_builder(ScriptedModel(messages=script())), scorer=scorer()).compile()
+    assert {"messages", "task"} <= set(graph.get_input_jsonschema()["properties"])
+    assert {"messages", "reward", "carr"} <= set(graph.get_output_jsonschema()["properties"])
 
 
 async def test_add_carr_reward_works_on_this_projects_agent_graph():
@@ -228,7 +298,7 @@ async def test_reward_node_reports_a_failed_judge_as_unknown_not_zero():
     node = carr_reward_node(CarrScorer(BrokenJudge()), task=sample_task_dict())
     state = {"messages": [HumanMessage("q"), AIMessage(sample.CITED)],
              "ledger": [ledger_record(sample.MAREK)]}
-    out = await node(state)
+    out = await node.ainvoke(state)
     assert out["reward"] is None
     assert any("judge unreachable" in e for e in out["carr"]["errors"])
 
@@ -236,7 +306,7 @@ async def test_reward_node_reports_a_failed_judge_as_unknown_not_zero():
 async def test_reward_node_names_a_missing_task():
     node = carr_reward_node(scorer())
     with pytest.raises(Exception, match="no 'task'"):
-        await node({"messages": [AIMessage(sample.CITED)]})
+        await node.ainvoke({"messages": [AIMessage(sample.CITED)]})
 
 
 def test_script_yields_fresh_messages():
@@ -293,3 +363,57 @@ async def test_after_limits_scoring_to_runs_that_end_at_that_node():
     assert "reward" not in unscored
     with pytest.raises(ConfigError, match="no such node"):
         add_carr_reward(StateGraph(UserState), scorer=scorer(), task=sample_task_dict(), after="x")
+
+
+def wiki_graph(wiki_tool):
+    """A user graph whose only tool is `wiki_lookup`; the model looks up both pages, then answers."""
+    calls = [AIMessage("", tool_calls=[{"name": "wiki_lookup", "args": {"title": t}, "id": f"w{i}"}])
+             for i, t in enumerate(("Anton Marek", "Brastow"))]
+    model = ScriptedModel(messages=iter([*calls, AIMessage(sample.CITED)]))
+
+    def agent(state):
+        return {"messages": [model.invoke(state["messages"])]}
+
+    builder = StateGraph(UserState)
+    builder.add_node("agent", agent)
+    builder.add_node("tools", ToolNode([wiki_tool]))
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition)
+    builder.add_edge("tools", "agent")
+    return add_carr_reward(builder, scorer=scorer()).compile()
+
+
+WIKI = {"Anton Marek": sample.MAREK, "Brastow": sample.BRASTOW}
+
+
+def test_a_plain_text_tool_is_named_in_the_result_as_ignored():
+    @tool
+    def wiki_lookup(title: str) -> str:
+        """Look a title up in the wiki."""
+        return WIKI[title].text
+
+    out = wiki_graph(wiki_lookup).invoke({"messages": [HumanMessage(sample.PROMPT)],
+                                          "task": sample_task_dict()})
+    assert out["carr"]["rubric_reward"] == 0.0
+    assert out["carr"]["errors"] == [
+        "2 tool results ignored: tool 'wiki_lookup' is not a browsing tool and has no ledger artifact"]
+
+
+def test_a_content_and_artifact_tool_returning_url_and_text_counts_as_evidence():
+    @tool(response_format="content_and_artifact")
+    def wiki_lookup(title: str) -> tuple[str, dict]:
+        """Look a title up in the wiki."""
+        page = WIKI[title]
+        return page.text, {"url": page.url, "text": page.text}
+
+    out = wiki_graph(wiki_lookup).invoke({"messages": [HumanMessage(sample.PROMPT)],
+                                          "task": sample_task_dict()})
+    assert out["reward"] == pytest.approx(1.0)
+    assert out["carr"]["errors"] == []
+
+
+def test_the_attach_example_scores_its_graph_with_sync_invoke():
+    example = runpy.run_path(str(Path(__file__).parents[1] / "examples" / "attach_carr_to_your_graph.py"))
+    graph = example["build_graph"](scorer())
+    final = graph.invoke({"messages": [HumanMessage(example["TASK"].question)], "task": example["TASK"]})
+    assert final["reward"] == pytest.approx(1.0) and final["carr"]["errors"] == []

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import operator
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 from carr_agent.types import Hit, LedgerRecord, Page
 

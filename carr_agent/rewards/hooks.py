@@ -13,14 +13,14 @@ shown) is found in this order:
 The final answer is the last message when it is an AI message with text and no tool calls; a
 state without one scores all zeros (as the reference server does for such histories).
 
-Adding the score to a graph (the final state then carries ``reward`` and ``carr``)::
+Scoring a graph's runs (the result carries ``reward`` and ``carr``)::
 
-    class State(MessagesState, CarrRewardState): ...
-    builder = StateGraph(State); ...                      # the user's own nodes and edges
-    add_carr_reward(builder, scorer=scorer, task_key="task")
-    graph = builder.compile()
-    out = await graph.ainvoke({"messages": [...], "task": task})
+    graph = add_carr_reward(builder, scorer=scorer).compile()   # builder: the user's graph
+    out = graph.invoke({"messages": [...], "task": task})        # or await graph.ainvoke(...)
     out["reward"], out["carr"]["rubric_scores"]
+
+Tool results that gave no evidence (not a browsing tool, no ledger artifact) are named in
+``carr["errors"]``; see :func:`ignored_tool_results`.
 """
 
 from __future__ import annotations
@@ -28,19 +28,38 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
-from typing import TYPE_CHECKING, Any, NotRequired
+from dataclasses import is_dataclass, replace
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    NamedTuple,
+    NotRequired,
+    Required,
+    get_args,
+    get_origin,
+)
 
-from typing_extensions import TypedDict
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langgraph.channels import BinaryOperatorAggregate
+from langgraph.types import Overwrite
+from typing_extensions import (
+    TypedDict,
+    get_type_hints,
+    is_typeddict,
+)
 
 from carr_agent.errors import ConfigError, DataError, TaskFormatError
 from carr_agent.rewards.history import parse_history
 from carr_agent.rewards.protocol import result_to_response
+from carr_agent.sync import run_coroutine_sync
 from carr_agent.types import LedgerRecord, RewardResult, Task
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
+    from langgraph.graph.state import CompiledStateGraph
 
     from carr_agent.rewards.scorer import CarrScorer
 
@@ -227,6 +246,30 @@ def ledger_from_messages(messages: Sequence[Any]) -> list[LedgerRecord]:
     return list(parse_history(history).records)
 
 
+def ignored_tool_results(messages: Sequence[Any]) -> list[str]:
+    """Say which tool results gave no evidence because their tool is not a browsing tool.
+
+    A result counts as evidence when its ``artifact`` holds ledger records or its tool is one of
+    the browsing tools (:data:`TOOL_ALIASES`, parsed from the reference text formats). Error
+    results are not counted. One line per tool, e.g. ``"3 tool results ignored: tool
+    'wiki_lookup' is not a browsing tool and has no ledger artifact"``.
+    """
+    names: dict[str, str] = {}
+    ignored: dict[str, int] = {}
+    for message in messages:
+        role = _role(message)
+        if role == "assistant":
+            names.update({str(c["id"]): str(c["name"]) for c in _tool_calls(message) if c["id"]})
+        if role != "tool" or _get(message, "status") == "error":
+            continue
+        name = _get(message, "name") or names.get(str(_get(message, "tool_call_id")), "unknown")
+        browsing = TOOL_ALIASES.get(name, name) in TOOL_ALIASES.values()
+        if not browsing and not ledger_records_in(_get(message, "artifact")):
+            ignored[name] = ignored.get(name, 0) + 1
+    return [f"{n} tool result{'s' if n != 1 else ''} ignored: tool {name!r} is not a browsing tool "
+            "and has no ledger artifact" for name, n in ignored.items()]
+
+
 def task_from(value: Task | Mapping[str, Any]) -> Task:
     """A :class:`Task` from a Task or a task dict (``id`` defaults to ``"task"``).
 
@@ -258,18 +301,23 @@ async def ascore_state(
     """Score a finished graph state (``messages`` + optional ``ledger``) for ``task``.
 
     Returns:
-        The reward; all zeros when the state has no final answer.
+        The reward; all zeros when the state has no final answer. Its ``errors`` name the tool
+        results that gave no evidence (:func:`ignored_tool_results`).
 
     Raises:
         TaskFormatError: ``task`` is unusable. HistoryFormatError: messages cannot be parsed.
     """
     the_task = task_from(task)
     messages = list(_get(state, "messages") or [])
+    ignored = ignored_tool_results(messages)
+    for line in ignored:
+        logger.warning("%s", line)
     answer = final_answer(messages)
     if answer is None:
         logger.info("state has no final answer; scored 0")
-        return RewardResult(0.0, 0.0, 0.0, errors=("no final answer",))
-    return await scorer.ascore(the_task, answer, ledger_from_state(state), alpha=alpha)
+        return RewardResult(0.0, 0.0, 0.0, errors=("no final answer", *ignored))
+    result = await scorer.ascore(the_task, answer, ledger_from_state(state), alpha=alpha)
+    return replace(result, errors=(*result.errors, *ignored)) if ignored else result
 
 
 def score_state(
@@ -296,6 +344,71 @@ def breakdown(result: RewardResult, *, alpha: float | None = None) -> dict[str, 
     return out
 
 
+class CarrRewardNode:
+    """The scoring node: ``{"reward": float | None, "carr": {...}}`` from a finished state.
+
+    Runs from both ``graph.invoke`` and ``graph.ainvoke`` (like LangGraph's ``ToolNode``): use
+    :meth:`as_runnable` as the node. The task is ``task`` if given, else ``task_getter(state)``,
+    else ``state[task_key]``. A judge failure gives ``reward: None`` with the reason in
+    ``carr["errors"]`` (never 0).
+
+    Raises:
+        ConfigError: both ``task`` and ``task_getter`` given.
+        TaskFormatError: (when called) the state has no task and none was given.
+    """
+
+    def __init__(
+        self,
+        scorer: CarrScorer,
+        *,
+        task: Task | Mapping[str, Any] | None = None,
+        task_key: str = "task",
+        task_getter: TaskGetter | None = None,
+        alpha: float | None = None,
+    ) -> None:
+        if task is not None and task_getter is not None:
+            raise ConfigError("pass either task or task_getter, not both")
+        self.scorer = scorer
+        self.fixed = task_from(task) if task is not None else None
+        self.task_key = task_key
+        self.task_getter = task_getter
+        self.alpha = alpha
+
+    def _task(self, state: Any) -> Task | Mapping[str, Any]:
+        if self.fixed is not None:
+            return self.fixed
+        if self.task_getter is not None:
+            return self.task_getter(state)
+        the_task = _get(state, self.task_key)
+        if the_task is None:
+            raise TaskFormatError(
+                f"the state has no {self.task_key!r}: pass the task in the graph input "
+                f"(e.g. {{'messages': [...], {self.task_key!r}: task}}) or give task=/task_getter="
+            )
+        return the_task  # type: ignore[no-any-return]
+
+    def _update(self, result: RewardResult) -> dict[str, Any]:
+        return {"reward": result.reward, "carr": breakdown(result, alpha=self.alpha)}
+
+    async def acall(self, state: Any) -> dict[str, Any]:
+        """Score ``state`` (async)."""
+        the_task = self._task(state)
+        try:
+            result = await ascore_state(state, the_task, self.scorer, alpha=self.alpha)
+        except DataError as exc:
+            logger.warning("CaRR reward unknown: %s", exc)
+            result = RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
+        return self._update(result)
+
+    def __call__(self, state: Any) -> dict[str, Any]:
+        """Score ``state`` from synchronous code (a worker thread when a loop is running here)."""
+        return run_coroutine_sync(self.acall(state))
+
+    def as_runnable(self, name: str = DEFAULT_NODE_NAME) -> Runnable[Any, dict[str, Any]]:
+        """The node as a sync+async runnable for ``StateGraph.add_node``."""
+        return RunnableLambda(self.__call__, afunc=self.acall, name=name)
+
+
 def carr_reward_node(
     scorer: CarrScorer,
     *,
@@ -303,40 +416,18 @@ def carr_reward_node(
     task_key: str = "task",
     task_getter: TaskGetter | None = None,
     alpha: float | None = None,
-) -> Callable[[Any], Awaitable[dict[str, Any]]]:
-    """An async LangGraph node writing ``{"reward": float | None, "carr": {...}}``.
+) -> Runnable[Any, dict[str, Any]]:
+    """A LangGraph node (sync and async) writing ``{"reward": float | None, "carr": {...}}``.
 
-    The task is ``task`` if given, else ``task_getter(state)``, else ``state[task_key]``.
-    A judge failure gives ``reward: None`` with the reason in ``carr["errors"]`` (never 0).
+    Add it to your own graph where the run ends, e.g. ``builder.add_node("carr_reward",
+    carr_reward_node(scorer))``; see :class:`CarrRewardNode`.
     """
-    if task is not None and task_getter is not None:
-        raise ConfigError("pass either task or task_getter, not both")
-    fixed = task_from(task) if task is not None else None
-
-    async def carr_reward(state: Any) -> dict[str, Any]:
-        if fixed is not None:
-            the_task: Task | Mapping[str, Any] = fixed
-        elif task_getter is not None:
-            the_task = task_getter(state)
-        else:
-            the_task = _get(state, task_key)
-            if the_task is None:
-                raise TaskFormatError(
-                    f"the state has no {task_key!r}: pass the task in the graph input "
-                    f"(e.g. {{'messages': [...], {task_key!r}: task}}) or give task=/task_getter="
-                )
-        try:
-            result = await ascore_state(state, the_task, scorer, alpha=alpha)
-        except DataError as exc:
-            logger.warning("CaRR reward unknown: %s", exc)
-            result = RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
-        return {"reward": result.reward, "carr": breakdown(result, alpha=alpha)}
-
-    return carr_reward
+    return CarrRewardNode(scorer, task=task, task_key=task_key, task_getter=task_getter,
+                          alpha=alpha).as_runnable()
 
 
 def add_carr_reward(
-    builder: StateGraph,
+    graph: StateGraph[Any, Any, Any, Any] | CompiledStateGraph[Any, Any, Any, Any],
     *,
     scorer: CarrScorer,
     task: Task | Mapping[str, Any] | None = None,
@@ -345,122 +436,168 @@ def add_carr_reward(
     alpha: float | None = None,
     name: str = DEFAULT_NODE_NAME,
     after: str | None = None,
-) -> StateGraph:
-    """Insert a CaRR scoring node before ``END`` in an (uncompiled) graph builder.
+) -> StateGraph[Any, Any, Any, Any]:
+    """A graph that runs ``graph`` and then scores its final state: compile and run it.
 
-    Every edge into ``END`` (plain edges, ``set_finish_point``, conditional edges with a path map,
-    and routers without one, e.g. ``tools_condition``) is redirected to the new node, which then
-    goes to ``END``; with ``after="agent"`` only the edges leaving that node are. Nodes that jump
-    to END with ``Command(goto=END)`` are not redirected; add :func:`carr_reward_node` yourself
-    for those.
+    Composition, not surgery: ``graph`` (a builder, compiled here, or an already compiled graph)
+    becomes the ``graph`` node of a new two-node graph, followed by the scoring node ``name``
+    (:class:`CarrRewardNode`). The new graph takes ``graph``'s input (plus ``task_key`` when the
+    task comes from the state) and returns its output plus ``reward`` and ``carr``; its state keys
+    keep ``graph``'s types and reducers, so JSON schemas, checkpointers, ``interrupt()`` and
+    multi-turn threads work as for ``graph`` itself. Compile the result with your checkpointer::
 
-    A TypedDict state without ``reward``/``carr`` is extended with them (see
-    :func:`_ensure_reward_keys`); mixing in :class:`CarrRewardState` is the explicit way.
+        rewarded = add_carr_reward(builder, scorer=scorer).compile(checkpointer=saver)
+        out = rewarded.invoke({"messages": [...], "task": task})   # or ainvoke
+        out["reward"], out["carr"]["rubric_scores"]
+
+    Args:
+        graph: the user's graph; any state schema LangGraph accepts (TypedDict, dataclass, pydantic).
+        scorer: scores the final state.
+        task, task_key, task_getter: where the task comes from (see :class:`CarrRewardNode`).
+        alpha: overrides the scorer's α.
+        name: the scoring node's name.
+        after: score only runs whose last step was this node of ``graph`` (others end unscored).
 
     Raises:
-        ConfigError: a non-TypedDict state lacks ``reward``/``carr``, the node name is taken,
-            ``after`` names no node, or nothing leads to END.
+        ConfigError: ``after`` names no node of ``graph``; both ``task`` and ``task_getter``.
     """
-    from langgraph.graph import END
+    from langgraph.graph import END, START
+    from langgraph.graph import StateGraph as StateGraphType
 
-    _ensure_reward_keys(builder)
-    if name in builder.nodes:
-        raise ConfigError(f"the graph already has a node named {name!r}")
+    builder = graph if isinstance(graph, StateGraphType) else graph.builder
     if after is not None and after not in builder.nodes:
         raise ConfigError(f"after={after!r}: the graph has no such node")
-    redirected = _redirect_end(builder, name, END, after)
-    if not redirected:
-        where = f" from {after!r}" if after else ""
-        raise ConfigError(f"no edge leads{where} to END; add the scoring node with carr_reward_node()")
-    builder.add_node(name, carr_reward_node(scorer, task=task, task_key=task_key,
-                                            task_getter=task_getter, alpha=alpha))
-    builder.add_edge(name, END)
-    return builder
+    compiled = graph.compile() if isinstance(graph, StateGraphType) else graph
+    inner = GRAPH_NODE_NAME if name != GRAPH_NODE_NAME else f"{GRAPH_NODE_NAME}_run"
+    reward_node = CarrRewardNode(scorer, task=task, task_key=task_key,
+                                 task_getter=task_getter, alpha=alpha)
+    extra_input = {} if task is not None or task_getter is not None else {task_key: Any}
+    schemas = _rewarded_schemas(compiled, extra_input)
+    wrapper = StateGraphType(schemas.state, input_schema=schemas.input, output_schema=schemas.output)
+    wrapper.add_node(inner, _run_graph_node(compiled, after))
+    wrapper.add_node(name, reward_node.as_runnable(name))
+    wrapper.add_edge(START, inner)
+
+    def score_or_end(state: Mapping[str, Any]) -> str:
+        return name if state.get(_ENDED_AT_AFTER, True) else END
+
+    wrapper.add_conditional_edges(inner, score_or_end, [name, END])
+    wrapper.add_edge(name, END)
+    return wrapper
 
 
 def add_reward_node(
-    builder: StateGraph,
+    graph: StateGraph[Any, Any, Any, Any] | CompiledStateGraph[Any, Any, Any, Any],
     *,
     scorer: CarrScorer,
     task_from_state: TaskGetter | None = None,
     **kwargs: Any,
-) -> StateGraph:
-    """:func:`add_carr_reward` under the name used in ``interfaces.md`` (``task_from_state`` is
-    ``task_getter``)."""
-    return add_carr_reward(builder, scorer=scorer, task_getter=task_from_state, **kwargs)
+) -> StateGraph[Any, Any, Any, Any]:
+    """:func:`add_carr_reward` under another name (``task_from_state`` is ``task_getter``)."""
+    return add_carr_reward(graph, scorer=scorer, task_getter=task_from_state, **kwargs)
 
 
-def _ensure_reward_keys(builder: StateGraph) -> None:
-    """Make sure ``reward`` and ``carr`` are state channels and part of the graph's output.
+# --------------------------------------------------------------------------- composition
 
-    With the :class:`CarrRewardState` mixin nothing is needed. A TypedDict state without it (e.g.
-    a graph you cannot edit, such as this project's agent) is extended: the two keys are added
-    as plain channels and to a copy of the output schema.
+#: Name of the node running the user's graph inside :func:`add_carr_reward`'s graph.
+GRAPH_NODE_NAME = "graph"
+#: Private state key: whether the user's graph ended at ``after`` (absent when ``after`` is None).
+_ENDED_AT_AFTER = "carr_ended_at_after"
 
-    Raises:
-        ConfigError: the keys are missing and the output schema is not a TypedDict.
+
+class _Schemas(NamedTuple):
+    state: type[Any]
+    input: type[Any]
+    output: type[Any]
+
+
+def _rewarded_schemas(compiled: CompiledStateGraph[Any, Any, Any, Any],
+                      extra_input: Mapping[str, Any]) -> _Schemas:
+    """TypedDict schemas of the wrapper graph, built from the user graph's input/output schemas."""
+    builder = compiled.builder
+    inputs = {**_fields(builder.input_schema), **{k: NotRequired[v] for k, v in extra_input.items()}}
+    outputs = {**_fields(builder.output_schema), "reward": NotRequired[float | None],
+               "carr": NotRequired[dict[str, Any]]}
+    private = {_ENDED_AT_AFTER: NotRequired[bool]}
+    base = getattr(builder.state_schema, "__name__", "State")
+    return _Schemas(
+        state=TypedDict(f"{base}WithCarrReward", {**inputs, **outputs, **private}),  # type: ignore[operator]
+        input=TypedDict(f"{base}WithCarrRewardInput", inputs),  # type: ignore[operator]
+        output=TypedDict(f"{base}WithCarrRewardOutput", outputs),  # type: ignore[operator]
+    )
+
+
+def _fields(schema: type[Any]) -> dict[str, Any]:
+    """A state schema's keys and their types (reducers kept), each marked required or not."""
+    if is_typeddict(schema):
+        hints = get_type_hints(schema, include_extras=True)
+        required = getattr(schema, "__required_keys__", frozenset())
+        return {k: (Required if k in required else NotRequired)[_unqualified(t)]
+                for k, t in hints.items()}
+    model_fields = getattr(schema, "model_fields", None)
+    if isinstance(model_fields, Mapping):  # pydantic
+        return {k: NotRequired[Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation]
+                for k, f in model_fields.items()}
+    if is_dataclass(schema):
+        return {k: NotRequired[t] for k, t in get_type_hints(schema, include_extras=True).items()}
+    raise ConfigError(f"unsupported state schema {schema!r}: use a TypedDict, dataclass or pydantic model")
+
+
+def _unqualified(hint: Any) -> Any:
+    while get_origin(hint) in (Required, NotRequired):
+        hint = get_args(hint)[0]
+    return hint
+
+
+def _run_graph_node(compiled: CompiledStateGraph[Any, Any, Any, Any],
+                    after: str | None) -> Runnable[Any, dict[str, Any]]:
+    """The node running the user's graph; its final state replaces the keys it returns.
+
+    Written back with ``Overwrite`` where a key has a reducer: the user's graph got the whole
+    state as input, so its output already contains what was there (a list with ``operator.add``
+    would otherwise be doubled).
     """
-    from typing_extensions import TypedDict as TypedDictType
-    from typing_extensions import is_typeddict
+    channels = compiled.channels
 
-    keys = ("reward", "carr")
-    output = builder.output_schema
-    output_keys = set(builder.schemas.get(output, {}))
-    if all(k in builder.channels for k in keys) and all(k in output_keys for k in keys):
-        return
-    if not is_typeddict(output):
-        raise ConfigError(
-            "the graph state has no reward/carr keys: add CarrRewardState to the state schema, "
-            "e.g. `class State(MessagesState, CarrRewardState): ...`"
-        )
-    fields = {key: Any for key in output_keys | set(keys)}
-    extended = TypedDictType(f"{output.__name__}WithCarrReward", fields, total=False)  # type: ignore[operator]
-    try:
-        builder._add_schema(extended, allow_managed=False)
-    except ValueError as exc:  # a schema LangGraph cannot merge: ask for the mixin instead
-        raise ConfigError(
-            f"cannot add reward/carr to the graph state ({exc}); add CarrRewardState to the state "
-            "schema instead"
-        ) from exc
-    builder.output_schema = extended
+    def written(values: Mapping[str, Any], last: str | None) -> dict[str, Any]:
+        update = {k: Overwrite(v) if isinstance(channels.get(k), BinaryOperatorAggregate) else v
+                  for k, v in values.items()}
+        if after is not None:
+            update[_ENDED_AT_AFTER] = last == after
+        return update
 
-
-def _redirect_end(builder: StateGraph, target: str, end: str, after: str | None = None) -> int:
-    from langchain_core.runnables import RunnableLambda
-
-    count = 0
-    for start, stop in list(builder.edges):
-        if stop == end and after in (None, start):
-            builder.edges.discard((start, stop))
-            builder.edges.add((start, target))
-            count += 1
-    for starts, stop in list(builder.waiting_edges):
-        if stop == end and (after is None or after in starts):
-            builder.waiting_edges.discard((starts, stop))
-            builder.waiting_edges.add((starts, target))
-            count += 1
-    for source, branches in builder.branches.items():
-        if after is not None and source != after:
-            continue
-        for branch_name, spec in list(branches.items()):
-            if spec.ends is not None:
-                if end in spec.ends.values():
-                    ends = {k: (target if v == end else v) for k, v in spec.ends.items()}
-                    branches[branch_name] = spec._replace(ends=ends)
-                    count += 1
+    def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        values: Mapping[str, Any] = {}
+        last = None
+        for mode, chunk in compiled.stream(state, config, stream_mode=["updates", "values"]):
+            if mode == "values":
+                values = chunk
             else:
-                def reroute(result: Any) -> Any:
-                    if isinstance(result, (list, tuple)):
-                        return [target if r == end else r for r in result]
-                    return target if isinstance(result, Hashable) and result == end else result
+                last = _last_node(chunk, last)
+        return written(values, last)
 
-                branches[branch_name] = spec._replace(path=spec.path | RunnableLambda(reroute))
-                count += 1
-    return count
+    async def arun(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        values: Mapping[str, Any] = {}
+        last = None
+        async for mode, chunk in compiled.astream(state, config, stream_mode=["updates", "values"]):
+            if mode == "values":
+                values = chunk
+            else:
+                last = _last_node(chunk, last)
+        return written(values, last)
+
+    return RunnableLambda(run, afunc=arun, name=GRAPH_NODE_NAME)
+
+
+def _last_node(update: Mapping[str, Any], last: str | None) -> str | None:
+    nodes = [k for k in update if not k.startswith("__")]
+    return nodes[-1] if nodes else last
 
 
 __all__ = [
+    "GRAPH_NODE_NAME",
     "TOOL_ALIASES",
+    "CarrRewardNode",
     "CarrRewardState",
     "add_carr_reward",
     "add_reward_node",
@@ -468,6 +605,7 @@ __all__ = [
     "breakdown",
     "carr_reward_node",
     "final_answer",
+    "ignored_tool_results",
     "ledger_from_messages",
     "ledger_from_state",
     "ledger_records_in",
