@@ -117,6 +117,35 @@ def answer_and_evidence(completion: Any, ledger: Any = None) -> tuple[str | None
     return answer, ledger_from_messages(messages) if answer is not None else []
 
 
+async def score_completions(
+    scorer: CarrScorer,
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    columns: Mapping[str, Any],
+    *,
+    alpha: float | None = None,
+) -> list[RewardResult]:
+    """The :class:`RewardResult` of each TRL completion, concurrently, in batch order.
+
+    A completion without a final answer scores all zeros (as the reference server does); one
+    whose task or evidence cannot be read is unknown (its reason in ``errors``).
+    """
+
+    async def one(i: int, prompt: Any, completion: Any) -> RewardResult:
+        try:
+            task = task_for(prompt, columns, i)
+            answer, ledger = answer_and_evidence(completion, _column(columns, "ledger", i))
+            if answer is None:
+                return RewardResult(0.0, 0.0, 0.0, errors=("no final answer",))
+            return await scorer.ascore(task, answer, ledger, alpha=alpha)
+        except CarrError as exc:
+            logger.warning("completion %d not scored: %s", i, exc)
+            return RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
+
+    pairs = enumerate(zip(prompts, completions, strict=True))
+    return list(await asyncio.gather(*(one(i, p, c) for i, (p, c) in pairs)))
+
+
 def make_carr_reward_func(
     scorer: CarrScorer,
     *,
@@ -141,32 +170,19 @@ def make_carr_reward_func(
     if group is not None and (num_generations is None or num_generations < 1):
         raise ConfigError("group rewards need num_generations (GRPOConfig.num_generations)")
 
-    async def score_one(prompt: Any, completion: Any, kwargs: Mapping[str, Any], i: int) -> RewardResult:
-        try:
-            task = task_for(prompt, kwargs, i)
-            answer, ledger = answer_and_evidence(completion, _column(kwargs, "ledger", i))
-            if answer is None:
-                return RewardResult(0.0, 0.0, 0.0, errors=("no final answer",))
-            return await scorer.ascore(task, answer, ledger, alpha=alpha)
-        except CarrError as exc:
-            logger.warning("completion %d not scored: %s", i, exc)
-            return RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
-
     async def carr_reward(
         prompts: Sequence[Any],
         completions: Sequence[Any],
         completion_ids: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        results = await asyncio.gather(
-            *(score_one(p, c, kwargs, i) for i, (p, c) in enumerate(zip(prompts, completions, strict=True)))
-        )
+        results = await score_completions(scorer, prompts, completions, kwargs, alpha=alpha)
         if group is not None:
             rewards = _grouped(results, group, num_generations or 1)
         else:
             rewards = [r.reward for r in results]
         if log_metrics and callable(kwargs.get("log_metric")):
-            _log(kwargs["log_metric"], results)
+            log_reward_metrics(kwargs["log_metric"], results)
         return rewards
 
     return carr_reward
@@ -183,7 +199,8 @@ def _grouped(results: Sequence[RewardResult], options: GroupOptions, size: int) 
     return out
 
 
-def _log(log_metric: Callable[[str, float], None], results: Sequence[RewardResult]) -> None:
+def log_reward_metrics(log_metric: Callable[[str, float], None], results: Sequence[RewardResult]) -> None:
+    """Report mean outcome/rubric rewards and the unknown rate through TRL's ``log_metric``."""
     def mean(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None]
         return sum(known) / len(known) if known else None
@@ -200,4 +217,11 @@ def _log(log_metric: Callable[[str, float], None], results: Sequence[RewardResul
 #: The name used in ``interfaces.md``.
 carr_reward_func = make_carr_reward_func
 
-__all__ = ["answer_and_evidence", "carr_reward_func", "make_carr_reward_func", "task_for"]
+__all__ = [
+    "answer_and_evidence",
+    "carr_reward_func",
+    "log_reward_metrics",
+    "make_carr_reward_func",
+    "score_completions",
+    "task_for",
+]
