@@ -69,7 +69,11 @@ def test_persistent_no_results_becomes_an_empty_list_after_retries(scripted) -> 
 
 def test_transient_timeout_is_retried_with_exponential_backoff(scripted, monkeypatch) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr("carr_agent.tools.web.time.sleep", sleeps.append)
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    monkeypatch.setattr("carr_agent.tools.web._pause", record)
     scripted.script = [TimeoutException("timed out"), DDGSException("No results found."), ROWS[:1]]
     hits = DuckDuckGoSearch(max_retries=3, backoff=0.5).search("ufc", 3)
     assert [h.url for h in hits] == [ROWS[0]["href"]]

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from carr_agent.errors import ConfigError, NoPageOpenError
+from carr_agent.errors import ConfigError, FetchError, NoPageOpenError, SearchError, ToolError
 from carr_agent.tools.base import PageFetcher, SearchBackend, ToolArgumentError
 from carr_agent.tools.find import find_in_text
 from carr_agent.tools.leakage import LeakageGuard
@@ -104,7 +104,13 @@ class Browser:
         k = self._k(num)
         # with a guard, ask for a few more so hidden hits do not shrink the page of results
         asked = min(MAX_K, k + 5) if self.guard else k
-        hits = [h for h in self.search_backend.search(query.strip(), asked) if not self._leaks(h)][:k]
+        try:
+            found = self.search_backend.search(query.strip(), asked)
+        except ToolError:
+            raise
+        except ValueError as exc:  # a backend that cannot take this query (UnicodeError too)
+            raise SearchError(f"search failed for {query!r}: {exc}") from exc
+        hits = [h for h in found if not self._leaks(h)][:k]
         text = render_search(hits)
         records = [self._hit_record(h, step) for h in hits]
         return Observation(text=text, records=records, hits=hits)
@@ -131,7 +137,12 @@ class Browser:
             FetchError: the page could not be fetched (BlockedURLError: refused by the guard).
         """
         url = self._resolve(id_or_url, latest_hits)
-        page = self.fetcher.fetch(url)
+        try:
+            page = self.fetcher.fetch(url)
+        except ToolError:
+            raise
+        except ValueError as exc:  # a fetcher that cannot parse the URL (UnicodeError too)
+            raise FetchError(f"cannot open {url!r}: {exc}") from exc
         if self.guard is not None and self.guard.any_leaked((page.title, page.text)):
             logger.info("hid page %s: it quotes the question", page.url)
             return Observation(text=UNAVAILABLE, records=[])

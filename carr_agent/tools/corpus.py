@@ -178,13 +178,15 @@ class CorpusIndex:
         """Return the stored page whose normalised URL equals ``url``'s.
 
         Raises:
-            FetchError: no page with that URL is in the corpus.
+            FetchError: no page with that URL is in the corpus (or the URL is not usable).
         """
         import tantivy
 
-        key = normalize_url(url)
-        query = tantivy.Query.term_query(self._schema, "key", key)
-        found = self._searcher.search(query, 1, count=False).hits
+        try:
+            query = tantivy.Query.term_query(self._schema, "key", normalize_url(url))
+            found = self._searcher.search(query, 1, count=False).hits
+        except ValueError as exc:  # a URL tantivy cannot take (e.g. a lone surrogate)
+            raise FetchError(f"{url!r} is not in the offline corpus (not a usable URL: {exc})") from exc
         if not found:
             raise FetchError(f"{url} is not in the offline corpus")
         doc = self._load(found[0][1])

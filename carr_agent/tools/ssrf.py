@@ -26,6 +26,45 @@ METADATA_IPS = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
+#: The IANA special-purpose address registries (IPv4 and IPv6, as of 2025), checked explicitly so
+#: the guard does not depend on the Python version's ``is_global`` (3.11 treats 192.0.0.0/24 and
+#: fec0::/10 as public). Ranges that wrap an IPv4 address (6to4, Teredo, NAT64) are checked by
+#: the embedded address instead, so they are not listed.
+SPECIAL_NETWORKS: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(net), what) for net, what in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a shared (CGNAT) address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol assignment (192.0.0.0/24)"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.88.99.0/24", "a 6to4 relay anycast address"),
+        ("192.168.0.0/16", "a private address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("::/96", "an IPv4-compatible IPv6 address (deprecated)"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+        ("100::/64", "a discard-only address"),
+        ("100:0:0:1::/64", "a dummy IPv6 prefix"),
+        ("2001::/23", "an IETF protocol assignment (2001::/23)"),
+        ("2001:db8::/32", "a documentation address"),
+        ("3fff::/20", "a documentation address"),
+        ("5f00::/16", "an SRv6 SID"),
+        ("fc00::/7", "a unique-local (private) address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address (deprecated)"),
+        ("ff00::/8", "a multicast address"),
+    )
+)
+
 Resolver = Callable[[str, int], list[str]]
 """``resolver(host, port) -> [ip, ...]``: every address the host resolves to."""
 
@@ -48,7 +87,10 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 def address_problem(ip: str) -> str | None:
     """Why ``ip`` must not be fetched from (e.g. "a loopback address"), or None if it is global."""
-    addr = ipaddress.ip_address(ip)
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
     if addr in METADATA_IPS:
         return "a cloud metadata address"
     if isinstance(addr, ipaddress.IPv6Address):
@@ -59,6 +101,9 @@ def address_problem(ip: str) -> str | None:
             inner = address_problem(str(embedded))
             if inner:
                 return f"an IPv6 form of {embedded}, {inner}"
+    for net, what in SPECIAL_NETWORKS:
+        if addr.version == net.version and addr in net:
+            return what
     for attr, what in (("is_loopback", "a loopback address"), ("is_link_local", "a link-local address"),
                        ("is_multicast", "a multicast address"), ("is_unspecified", "an unspecified address"),
                        ("is_private", "a private address"), ("is_reserved", "a reserved address")):
@@ -96,4 +141,5 @@ def check_host(host: str, port: int, *, allow_hosts: frozenset[str], resolver: R
     return addresses[0]
 
 
-__all__ = ["METADATA_HOSTS", "METADATA_IPS", "Resolver", "address_problem", "check_host", "resolve_host"]
+__all__ = ["METADATA_HOSTS", "METADATA_IPS", "SPECIAL_NETWORKS", "Resolver", "address_problem",
+           "check_host", "resolve_host"]

@@ -2,19 +2,22 @@
 
 ddgs 9 raises ``DDGSException("No results found.")`` for zero results (it never returns ``[]``),
 and rate limits look the same because non-200 engine answers are dropped; timeouts raise
-``TimeoutException``. So every failure is retried with exponential backoff; "no results" that
-persists becomes ``[]`` (the agent sees "No results found."), any other persistent failure a
+``TimeoutException``. So every failure is retried with exponential backoff (the project's one
+retry helper, :func:`carr_agent.retry.retry_async`); "no results" that persists becomes ``[]``
+(the agent sees "No results found."), any other persistent failure a
 :class:`carr_agent.errors.SearchError`, which the graph shows as an error observation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from carr_agent.aio import in_daemon_thread, run_sync
 from carr_agent.errors import ConfigError, SearchError
+from carr_agent.retry import Backoff, retry_async
 from carr_agent.types import Hit
 from carr_agent.urls import normalize_url
 
@@ -61,26 +64,26 @@ class DuckDuckGoSearch:
         Raises:
             SearchError: every attempt failed with something other than "no results".
         """
+        return run_sync(self.asearch(query, k))
+
+    async def asearch(self, query: str, k: int = 10) -> list[Hit]:
+        """Async :meth:`search` (ddgs itself is blocking: it runs in a worker thread)."""
         from ddgs.exceptions import DDGSException
 
         if k < 1 or not query.strip():
             return []
-        last: Exception | None = None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                delay = self.backoff * 2 ** (attempt - 1)
-                logger.info("ddgs retry %d/%d in %.1fs after: %s", attempt, self.max_retries, delay, last)
-                if delay:
-                    time.sleep(delay)
-            try:
-                return _to_hits(self._text(query, k), k)
-            except DDGSException as exc:
-                last = exc
-        assert last is not None
-        if _NO_RESULTS in str(last).lower():
-            return []
-        raise SearchError(f"web search failed after {self.max_retries + 1} attempts: "
-                          f"{type(last).__name__}: {last}") from last
+        backoff = Backoff(attempts=self.max_retries + 1, base_delay=self.backoff, factor=2.0,
+                          max_delay=max(8.0, self.backoff), jitter=False)
+        try:
+            rows = await retry_async(lambda: in_daemon_thread(self._text, query, k), backoff=backoff,
+                                     retry_on=(DDGSException,), describe="ddgs web search",
+                                     sleep=_pause)
+        except DDGSException as exc:
+            if _NO_RESULTS in str(exc).lower():
+                return []
+            raise SearchError(f"web search failed after {self.max_retries + 1} attempts: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        return _to_hits(rows, k)
 
     def _text(self, query: str, k: int) -> list[dict[str, Any]]:
         import ddgs
@@ -88,6 +91,12 @@ class DuckDuckGoSearch:
         with ddgs.DDGS(proxy=self.proxy, timeout=max(1, round(self.timeout))) as client:
             return client.text(query, region=self.region, safesearch=self.safesearch,
                                max_results=k, backend=self.backend)
+
+
+async def _pause(seconds: float) -> None:
+    """The wait between attempts (a module function so tests can record the delays)."""
+    if seconds:
+        await asyncio.sleep(seconds)
 
 
 def _to_hits(rows: list[dict[str, Any]], k: int) -> list[Hit]:
