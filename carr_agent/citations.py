@@ -24,6 +24,8 @@ from carr_agent.urls import normalize_url, strip_wrappers
 _REFERENCES_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*References\b[^\n]*$", re.M | re.I)
 _LINK_OPEN = re.compile(r"\[([^\[\]\n]*)\]\(")
 _URL_START = re.compile(r"^(?:view-source:)?https?://", re.I)
+_TARGET_STOP = re.compile(r"[()\s]")
+_PLAIN_TARGET = re.compile(r"[^()\s]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +60,23 @@ def answer_body(answer_text: str) -> str:
 
 
 def extract_citations(answer_text: str) -> list[Citation]:
-    """All ``[label](http…)`` links in the answer body, in order of appearance (duplicates kept)."""
+    """All ``[label](http…)`` links in the answer body, in order of appearance (duplicates kept).
+
+    Linear in the length of the answer: each link destination is read once, and a destination
+    never extends past the ``](`` of the next link (such text is not a URL; the later link is read
+    on its own).
+    """
     body = answer_body(answer_text)
+    opens = [(m.start(), m.end(), m.group(1)) for m in _LINK_OPEN.finditer(body)]
+    opens.append((len(body), len(body), ""))
     out: list[Citation] = []
-    for m in _LINK_OPEN.finditer(body):
-        if m.start() > 0 and body[m.start() - 1] == "!":
+    for n in range(len(opens) - 1):
+        start, end, label = opens[n]
+        if start > 0 and body[start - 1] == "!":
             continue  # an image, not a citation
-        url = _read_link_target(body, m.end())
+        url = _read_link_target(body, end, opens[n + 1][1])
         if url is not None and _URL_START.match(url):
-            out.append(Citation(label=m.group(1).strip(), url=strip_wrappers(url)))
+            out.append(Citation(label=label.strip(), url=strip_wrappers(url)))
     return out
 
 
@@ -74,34 +84,44 @@ def cited_urls(answer_text: str) -> list[str]:
     """Distinct cited URLs (first-written form), in order of first citation; variants merged."""
     seen: set[str] = set()
     urls: list[str] = []
-    for citation in extract_citations(answer_text):
-        key = citation.key
+    for url in dict.fromkeys(c.url for c in extract_citations(answer_text)):
+        key = normalize_url(url)
         if key not in seen:
             seen.add(key)
-            urls.append(citation.url)
+            urls.append(url)
     return urls
 
 
-def _read_link_target(text: str, i: int) -> str | None:
-    """Read a link destination starting right after ``(``; None when the link is not closed."""
+def _read_link_target(text: str, i: int, limit: int) -> str | None:
+    """Read a link destination starting right after ``(``; None when there is none.
+
+    The destination is ``<...>`` (up to the first ``>`` on the same line) or runs to the first
+    whitespace or the first unbalanced ``)``. ``limit`` is where the next link's destination
+    starts: a destination that would reach it is not one (None). Reaching the end of the text
+    ends the destination (an answer cut off mid-link still cites it).
+    """
     if i < len(text) and text[i] == "<":
-        end = text.find(">", i + 1)
-        if end == -1 or "\n" in text[i + 1 : end]:
+        end = text.find(">", i + 1, limit)
+        if end == -1 or text.find("\n", i + 1, end) != -1:
             return None
         return text[i + 1 : end].strip()
+    j = _PLAIN_TARGET.match(text, i, limit).end()  # type: ignore[union-attr]
+    if j == len(text) or text[j] != "(":  # the common case: no parentheses in the URL
+        return text[i:j] if j > i else None
     depth = 0
-    j = i
-    while j < len(text):
-        ch = text[j]
+    end = limit
+    for token in _TARGET_STOP.finditer(text, i, limit):
+        ch = token.group()
         if ch == "(":
             depth += 1
-        elif ch == ")":
-            if depth == 0:
-                break
+        elif ch == ")" and depth:
             depth -= 1
-        elif ch.isspace():
-            break  # a link title ("...") or a broken link; the URL ends here
-        j += 1
-    if j == i:
+        else:  # whitespace or an unbalanced ")"
+            end = token.start()
+            break
+    else:
+        if limit < len(text):
+            return None  # it would run into the next link
+    if end == i:
         return None
-    return text[i:j]
+    return text[i:end]

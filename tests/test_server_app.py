@@ -60,7 +60,7 @@ async def test_persistent_cache_answers_identical_requests_after_a_restart(tmp_p
 
 
 async def test_slow_judging_times_out_with_504_and_null_reward():
-    judge = CountingJudge(delay=5)
+    judge = CountingJudge(delay=1)
     service = RewardService(None, gold_scorer=CarrScorer(judge),
                             options=ServerOptions(judge="deterministic", timeout_s=0.2))
     status, out = await service.evaluate(body())

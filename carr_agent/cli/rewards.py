@@ -146,7 +146,10 @@ def serve_reward(
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite file keeping finished responses " "(identical retries answered from it, also after a restart).")] = None,
     judge_cache: Annotated[str | None, typer.Option("--judge-cache", help="SQLite file caching judge calls, or 'off' (default: $CARR_JUDGE_CACHE or the user cache dir).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per request (then 504).")] = 600.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for one request's judging (then 504).")] = 600.0,
+    deadline: Annotated[float, typer.Option("--deadline", help="Seconds before a request is answered 504 while its judging goes on (a retry collects it); 0: none. Keep it below the trainer's timeout.")] = 110.0,
+    max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Larger request bodies get 413.")] = 8.0,
+    cache_mb: Annotated[float, typer.Option("--cache-mb", help="Memory for cached responses.")] = 64.0,
 ) -> None:
     """Serve POST /evaluate, a drop-in replacement for the reference CaRR reward server."""
     import logging
@@ -156,7 +159,10 @@ def serve_reward(
 
     try:
         options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=judge,  # type: ignore[arg-type]
-                                timeout_s=timeout, cache_namespace=f"{judge_base_url}|{judge_model}")
+                                timeout_s=timeout, deadline_s=deadline or None,
+                                max_body_bytes=int(max_body_mb * 2**20),
+                                cache_bytes=int(cache_mb * 2**20),
+                                cache_namespace=f"{judge_base_url}|{judge_model}")
         if judge == "llm":  # fail now, not at the first request
             _llm_scorer(judge_base_url, judge_model, judge_api_key, judge_cache, required=True)
     except CarrError as exc:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carr_agent.errors import DataError
+from carr_agent.rewards.rubrics import rubrics_problem
 from carr_agent.types import RewardResult, RubricScore, Task
 
 #: The keys the reference requires, in the order it checks them.
@@ -140,13 +141,18 @@ def parse_request(body: Any) -> EvaluateRequest:
             "'remote_env_info.search_forbidden_strs' must hold at least the question",
             key="remote_env_info.search_forbidden_strs",
         )
+    rubrics = _string_list(info, "rubrics", required=False)
+    alpha = _alpha(info)
+    problem = rubrics_problem(rubrics) if alpha > 0 else None
+    if problem is not None:
+        raise RequestError(f"'remote_env_info.rubrics': {problem}", key="remote_env_info.rubrics")
     return EvaluateRequest(
         history=list(history),
         label=label,
         task_unfinished=False,
         question=forbidden[0],
-        rubrics=tuple(_string_list(info, "rubrics", required=False)),
-        alpha=_alpha(info),
+        rubrics=tuple(rubrics),
+        alpha=alpha,
         entities=_entities(info),
         forbidden_strs=tuple(forbidden),
         remote_env_info=dict(info),

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 ENTITY_PATTERN = re.compile(r"<(E\d+)>")
 ROOT_ENTITY = "E0"
+#: Entity labels have at most this many digits (E0 … E999999).
+MAX_LABEL_DIGITS = 6
 
 
 def parse_entity_labels(rubric: str) -> list[str]:
@@ -66,3 +68,32 @@ def format_constraints(rubrics: Sequence[str]) -> str:
 def format_statements(statements: Sequence[str]) -> str:
     """The reference's judge input labelling: ``S1. <statement>`` lines."""
     return "\n".join(f"S{i}. {statement}" for i, statement in enumerate(statements, start=1))
+
+
+def rubrics_problem(rubrics: Sequence[str]) -> str | None:
+    """Why a non-empty rubric list cannot be scored, or None: a blank rubric, no ``<E0>`` (the
+    final answer), or entity labels with gaps (E0, E1, E3). The same rules as the task loader;
+    the work is linear in the rubrics' length whatever label numbers they use."""
+    if not rubrics:
+        return None
+    for index, rubric in enumerate(rubrics):
+        if not rubric.strip():
+            return f"rubric {index} is empty"
+    names = {label for rubric in rubrics for label in ENTITY_PATTERN.findall(rubric)}
+    huge = next((name for name in names if len(name) > MAX_LABEL_DIGITS + 1), None)
+    if huge is not None:
+        return f"entity label <{huge[:12]}…> is out of range (at most {MAX_LABEL_DIGITS} digits)"
+    labels = {int(name[1:]) for name in names}
+    if 0 not in labels:
+        return "rubrics never mention <E0> (the final answer)"
+    top = max(labels)
+    if top + 1 != len(labels):
+        missing = []
+        for i in range(top):
+            if i not in labels:
+                missing.append(f"E{i}")
+                if len(missing) == 3:
+                    break
+        return (f"rubric entity labels are not contiguous: they go up to E{top} but lack "
+                f"{', '.join(missing)}{'…' if len(missing) == 3 else ''}")
+    return None

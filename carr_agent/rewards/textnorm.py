@@ -7,11 +7,13 @@ Matching is on whole tokens (``"1"`` does not match inside ``"1994"``).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+#: No code point above this has a combining class (Unicode 15: the last is U+1E94A).
+_LAST_COMBINING = 0x1FFFF
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+", re.UNICODE)
 
 #: Small English stop-word list: words that carry no checkable content in a rubric statement.
@@ -26,19 +28,25 @@ STOPWORDS = frozenset(
 
 
 def _canonical_number(text: str) -> str:
-    try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation:  # pragma: no cover - the regex only passes numbers
-        return text
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
+    """``1,234`` → ``1234``, ``14.0`` → ``14``, ``007.50`` → ``7.5``: exact for any number of
+    digits (digit strings from an answer are compared as text, never converted to a number)."""
+    whole, _, fraction = text.replace(",", "").partition(".")
+    whole = whole.lstrip("0") or "0"
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+@functools.cache
+def _combining_marks() -> dict[int, None]:
+    """``str.translate`` table deleting every combining mark (built once, on first use)."""
+    return {cp: None for cp in range(_LAST_COMBINING + 1) if unicodedata.combining(chr(cp))}
 
 
 def normalize_text(text: str) -> str:
     """Casefolded, accent-free, punctuation-folded text with canonical numbers."""
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # ASCII is its own NFKC/NFKD form, without combining marks
+        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
+        text = text.translate(_combining_marks())
     text = _NUMBER.sub(lambda m: " " + _canonical_number(m.group(0)) + " ", text.casefold())
     return " ".join(_TOKEN.findall(text))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from carr_agent.errors import HistoryFormatError
 from carr_agent.types import Hit, Page
 
-_HIT_LINE = re.compile(r"^\[(\d+)\] (Title|URL Source|Description|Date): ?(.*)$")
+_HIT_LINE = re.compile(r"^\[(\d{1,9})\] (Title|URL Source|Description|Date): ?(.*)$")
 _MATCH_HEADER = re.compile(r"^\[Match (\d+)\]$", re.M)
 NO_RESULTS = "No results found."
 NO_MATCHES = "No matches found."
@@ -55,16 +55,21 @@ def parse_search_blocks(text: str) -> list[tuple[int, Hit | None]]:
     (``https://a.org/x (redirected)``) is not part of the URL.
     """
     fields: dict[int, dict[str, str]] = {}
+    wrapped: dict[int, list[str]] = {}
     last: tuple[int, str] | None = None
     for line in text.splitlines():
         m = _HIT_LINE.match(line)
         if m:
             idx, key, value = int(m.group(1)), m.group(2), m.group(3)
             fields.setdefault(idx, {})[key] = value
+            if key == "Description":
+                wrapped[idx] = [value]
             last = (idx, key)
         elif last is not None and line.strip() and last[1] == "Description":
             # a description that wrapped onto following lines (other stacks do this)
-            fields[last[0]]["Description"] += " " + line.strip()
+            wrapped[last[0]].append(line.strip())
+    for idx, parts in wrapped.items():
+        fields[idx]["Description"] = " ".join(parts)
     blocks: list[tuple[int, Hit | None]] = []
     for idx in sorted(fields):
         block = fields[idx]
