@@ -11,6 +11,7 @@ it call a search tool (completions become message lists and the tool results are
 and set CARR_JUDGE_* + `--llm-judge` for an LLM judge.
 
     python examples/trl_grpo_carr_reward.py --steps 1
+    python examples/trl_grpo_carr_reward.py --steps 1 --cgrpo    # C-GRPO (carr_agent.integrations.trl)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+from carr_agent.integrations.trl import make_cgrpo_reward_func
 from carr_agent.rewards.cgrpo import GroupOptions
 from carr_agent.rewards.judges import DeterministicJudge, judge_from_env
 from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
@@ -74,11 +76,12 @@ def main() -> None:
 
     judge = judge_from_env() if args.llm_judge else DeterministicJudge()
     num_generations = 2
-    carr_reward = make_carr_reward_func(
-        CarrScorer(judge, ScoreOptions(alpha=0.3)),
-        group=GroupOptions(alpha=0.3) if args.cgrpo else None,
-        num_generations=num_generations,
-    )
+    scorer = CarrScorer(judge, ScoreOptions(alpha=0.3))
+    if args.cgrpo:  # the paper's group formula, groups spanning processes included
+        carr_reward = make_cgrpo_reward_func(scorer, num_generations=num_generations,
+                                             options=GroupOptions(alpha=0.3))
+    else:  # per-rollout (1 − α)·R_o + α·R_r, as the reference server returns it
+        carr_reward = make_carr_reward_func(scorer)
     with tempfile.TemporaryDirectory() as out:
         config = GRPOConfig(
             output_dir=out, use_cpu=True, per_device_train_batch_size=4,

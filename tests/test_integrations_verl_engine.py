@@ -146,3 +146,58 @@ async def test_agent_loop_subclasses_verls_base_and_returns_its_output(tmp_path)
     assert tensors["responses"].shape == tensors["response_mask"].shape
     assert 0 < int(tensors["response_mask"].sum()) < len(out.response_ids)
     assert not math.isnan(float(tensors["rollout_log_probs"].sum()))
+
+
+@pytest.mark.slow
+def test_ray_worker_setup_hook_registers_cgrpo_in_worker_processes():
+    """The launch recipe's ``worker_process_setup_hook``: a real local Ray worker has ``cgrpo``
+    registered and sees the options' environment variables (starts Ray: about a minute here)."""
+    import os
+
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=1, include_dashboard=False, runtime_env={
+        "worker_process_setup_hook": "carr_agent.integrations.verl.setup_worker",
+        "env_vars": {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                     "CARR_CGRPO_ALPHA": "0.2"}})
+    try:
+        @ray.remote
+        def probe():
+            from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY
+
+            from carr_agent.integrations.verl.reward import options_from_env
+
+            return "cgrpo" in ADV_ESTIMATOR_REGISTRY, options_from_env().alpha
+
+        assert ray.get(probe.remote()) == (True, 0.2)
+    finally:
+        ray.shutdown()
+
+
+def test_example_launch_command_composes_against_verls_own_config():
+    """Every override of examples/verl/run_cgrpo.sh is a key of verl's ppo_trainer config (or
+    added with '+'), and the result selects cgrpo, the carr agent loop and the reward file."""
+    import os
+    import re
+    import shlex
+
+    import verl
+    from hydra import compose, initialize_config_dir
+
+    text = (ROOT / "examples" / "verl" / "run_cgrpo.sh").read_text()
+    body = text[text.index("python -m verl.trainer.main_ppo"):text.index('"$@"')]
+    env = {"TRAIN": "/d/t.parquet", "VAL": "/d/v.parquet", "MODEL": "/m", "CARR_ROOT": str(ROOT),
+           "CARR_JUDGE_BASE_URL": "http://judge:8000/v1", "CARR_JUDGE_MODEL": "J",
+           "CARR_JUDGE_API_KEY": "EMPTY", "NNODES": "2", "STEPS": "10"}
+    body = re.sub(r"\$\{(\w+):-[^}]*\}", lambda m: env[m.group(1)], body)
+    body = re.sub(r"\$(\w+)", lambda m: env[m.group(1)], body)
+    overrides = shlex.split(body.replace("\\\n", " "))[3:]
+    config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
+    with initialize_config_dir(config_dir=config_dir, version_base=None):
+        cfg = compose("ppo_trainer", overrides=overrides)
+    assert cfg.algorithm.adv_estimator == "cgrpo" and not cfg.algorithm.use_kl_in_reward
+    assert (cfg.data.train_batch_size, cfg.actor_rollout_ref.rollout.n) == (16, 8)
+    assert cfg.actor_rollout_ref.rollout.agent.default_agent_loop == "carr_agent"
+    assert Path(cfg.reward.custom_reward_function.path).is_file()
+    runtime_env = cfg.ray_kwargs.ray_init.runtime_env
+    assert runtime_env.worker_process_setup_hook == "carr_agent.integrations.verl.setup_worker"
+    assert all(isinstance(v, str) for v in runtime_env.env_vars.values())  # Ray wants strings
