@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from carr_agent.graph import estimate_context_tokens, parse_answer, resolve_citations
-from carr_agent.graph.budget import Budgets
+from carr_agent.graph.config import AgentConfig as Budgets
 from carr_agent.types import LedgerRecord
 from carr_agent.urls import source_id
 

@@ -7,77 +7,28 @@ them into objects here, each with a short description for run configurations.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-SCRIPTED = "scripted:"
-DEFAULT_LOCAL_MODEL = "qwen2.5-0.5b"
+from carr_agent.models.spec import DEFAULT_LOCAL_MODEL as DEFAULT_LOCAL_MODEL
 
 
 def make_chat_model(
     name: str, base_url: str | None, api_key_env: str, temperature: float | None = None
 ) -> tuple[Any, str]:
-    """The agent's chat model and its description.
+    """The agent's chat model and its description (see :func:`chat_model_from_spec`)."""
+    from carr_agent.models.spec import chat_model_from_spec
 
-    ``scripted:PATH.json`` replays scripted turns (tests, demos); with ``base_url`` the model is
-    served by an OpenAI-compatible endpoint (the server's default temperature unless given);
-    otherwise ``name`` is a local model, sampled greedily unless a temperature is given (small
-    local models make far fewer malformed tool calls greedily than at T=1).
-
-    Raises:
-        ConfigError: unknown local model name (the message says how to use an endpoint).
-        ModelError: the local model is not installed (the message names the install command).
-    """
-    if name.startswith(SCRIPTED):
-        from carr_agent.graph.scripted import ScriptedChatModel
-
-        path = Path(name[len(SCRIPTED):])
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "?"
-        return ScriptedChatModel.from_file(path), f"scripted:{path.name}:{digest}"
-    if base_url is not None:
-        from carr_agent.models import openai_chat_model
-
-        extra = {} if temperature is None else {"temperature": temperature}
-        model = openai_chat_model(name, base_url, os.environ.get(api_key_env), **extra)
-        return model, f"{name}@{base_url}" + ("" if temperature is None else f":t={temperature}")
-    from carr_agent.errors import ConfigError
-    from carr_agent.models import load_local_chat_model
-
-    t = 0.0 if temperature is None else temperature
-    try:
-        model = load_local_chat_model(name, temperature=t)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{exc} (for a model on an OpenAI-compatible server add --base-url URL)"
-        ) from exc
-    return model, f"local:{name}:t={t}:max_new={model.max_new_tokens}"
+    return chat_model_from_spec(name, base_url, api_key_env, temperature)
 
 
 def make_backends(web: bool, corpus: Path | None) -> tuple[Any, Any, str]:
-    """Search backend, page fetcher and their description.
+    """Search backend, page fetcher and their description (see :func:`backends_from_spec`)."""
+    from carr_agent.tools.backends import WEB, backends_from_spec
 
-    ``--web``: DuckDuckGo + live pages. Otherwise an offline corpus: an index directory, a corpus
-    JSONL (indexed into the cache on first use), or the shipped example corpus.
-    """
-    if web:
-        from carr_agent.tools.fetch import HttpFetcher
-        from carr_agent.tools.web import DuckDuckGoSearch
-
-        return DuckDuckGoSearch(), HttpFetcher(), "web:duckduckgo"
-    from carr_agent.tools.corpus import CorpusIndex, default_corpus
-
-    if corpus is None:
-        index = default_corpus()
-    elif corpus.is_dir():
-        index = CorpusIndex.open(corpus)
-    else:
-        index = default_corpus(corpus)
-    digest = str(index.meta.get("source_sha256", ""))[:16] or index.index_dir.name
-    return index, index, f"corpus:{digest}"
+    return backends_from_spec(WEB if web else corpus)
 
 
 # -- the shared options, declared once ---------------------------------------------------------
@@ -117,5 +68,8 @@ MinToolCallsOption = Annotated[int | None, typer.Option(
 
 
 def resolve_min_tool_calls(min_tool_calls: int | None, max_tool_calls: int) -> int:
-    """``--min-tool-calls``: one by default (within the tool budget)."""
-    return min(1, max_tool_calls) if min_tool_calls is None else min_tool_calls
+    """``--min-tool-calls``: :class:`~carr_agent.graph.config.AgentConfig`'s default (one, within
+    the tool budget) unless given."""
+    from carr_agent.graph.config import AgentConfig
+
+    return AgentConfig(max_tool_calls=max_tool_calls, min_tool_calls=min_tool_calls).required_tool_calls

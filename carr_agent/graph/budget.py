@@ -1,65 +1,25 @@
-"""Budgets of one agent run: tool calls, context size, and the recursion limit they imply.
+"""The context budget's measure: the approximate size of a history in tokens.
 
-When a budget runs out the agent is asked for its final answer instead of crashing; the
-recursion limit is derived from the tool-call budget so a runaway loop stops with LangGraph's
-``GraphRecursionError`` long after the budget should have stopped it, never before.
+The budgets themselves (tool calls, context size, the recursion limit they imply) are
+:class:`~carr_agent.graph.config.AgentConfig`. When a budget runs out the agent is asked for its
+final answer instead of crashing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage, BaseMessage
 
-from carr_agent.errors import ConfigError
+from carr_agent.graph.config import AgentConfig
 
 #: Characters per token of the fallback estimate (a common rule of thumb for English text).
 CHARS_PER_TOKEN = 4
 
 
-@dataclass(frozen=True, kw_only=True)
-class Budgets:
-    """Limits of one run.
-
-    Attributes:
-        max_tool_calls: tool calls allowed; each call counts, malformed and failed ones too (so a
-            model stuck emitting broken calls still stops).
-        max_context_tokens: approximate history size at which the agent must answer; ``None``
-            means no limit.
-        min_tool_calls: tool calls the model must make before it may answer: until then a tool
-            call is forced (a ``search`` first; small local models otherwise tend to answer from
-            memory without looking anything up).
-    """
-
-    max_tool_calls: int = 30
-    max_context_tokens: int | None = None
-    min_tool_calls: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_tool_calls, bool) or not isinstance(self.max_tool_calls, int) \
-                or self.max_tool_calls < 0:
-            raise ConfigError(f"max_tool_calls must be an integer >= 0, got {self.max_tool_calls!r}")
-        if self.max_context_tokens is not None and (
-            not isinstance(self.max_context_tokens, int) or self.max_context_tokens < 1
-        ):
-            raise ConfigError(
-                f"max_context_tokens must be a positive integer or None, got {self.max_context_tokens!r}"
-            )
-
-        if isinstance(self.min_tool_calls, bool) or not isinstance(self.min_tool_calls, int) \
-                or not 0 <= self.min_tool_calls <= self.max_tool_calls:
-            raise ConfigError(
-                f"min_tool_calls must be an integer from 0 to max_tool_calls ({self.max_tool_calls}), "
-                f"got {self.min_tool_calls!r}"
-            )
-
-    @property
-    def recursion_limit(self) -> int:
-        """Supersteps a run may take: two per tool round (model, tools; every round spends at
-        least one tool call), plus the forced answer, finalize and some slack."""
-        return 2 * self.max_tool_calls + 8
+#: The former name of :class:`~carr_agent.graph.config.AgentConfig` (the budgets live there).
+Budgets = AgentConfig
 
 
 def message_chars(message: BaseMessage) -> int:

@@ -11,7 +11,8 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from carr_agent.graph.budget import Budgets
+from carr_agent.graph.config import DEFAULT_PAGE_BUDGET, AgentConfig, AgentContext
+from carr_agent.graph.context import RunChoices
 from carr_agent.graph.nodes import (
     BudgetRouter,
     FinalizeNode,
@@ -34,7 +35,7 @@ def make_browser(
     *,
     search: SearchBackend | None = None,
     fetcher: PageFetcher | None = None,
-    page_budget: int = 10_000,
+    page_budget: int = DEFAULT_PAGE_BUDGET,
     forbidden_strs: Sequence[str] = (),
 ) -> Browser:
     """A :class:`~carr_agent.tools.browser.Browser`; missing backends default to the offline
@@ -55,29 +56,27 @@ def build_agent_graph(
     browser: Browser,
     extra_tools: Sequence[BaseTool] = (),
     system_prompt: str | None = None,
-    budgets: Budgets | None = None,
+    config: AgentConfig | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The agent as an uncompiled :class:`~langgraph.graph.StateGraph`, to extend before compiling.
 
     Nodes: ``agent``, ``tools``, ``force_answer``, ``finalize`` (see
     :mod:`carr_agent.graph.nodes`). To run something after the answer (e.g. a reward node),
-    add it and an edge from ``finalize``, or compose the compiled agent as a subgraph.
+    add it and an edge from ``finalize``, or compose the compiled agent as a subgraph. The
+    graph's ``context_schema`` is :class:`~carr_agent.graph.config.AgentContext`: a run may
+    choose another model, search backend or budgets.
     """
-    budgets = budgets or Budgets()
+    choices = RunChoices(model, browser, config or AgentConfig())
     prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
     schemas = [*browser_tools(BrowsingSession(browser)), *extra_tools]
-    graph = StateGraph(AgentState, input_schema=AgentInput)
-    graph.add_node(
-        "agent", ModelNode(model, schemas, prompt, budgets.min_tool_calls).as_runnable()
-    )
-    graph.add_node(
-        "tools", ToolsNode(browser, tuple(extra_tools), budgets, prompt).as_runnable()
-    )
-    graph.add_node("force_answer", ForceAnswerNode(model, budgets, prompt, tools=schemas).as_runnable())
+    graph = StateGraph(AgentState, context_schema=AgentContext, input_schema=AgentInput)
+    graph.add_node("agent", ModelNode(choices, schemas, prompt).as_runnable())
+    graph.add_node("tools", ToolsNode(choices, tuple(extra_tools), prompt).as_runnable())
+    graph.add_node("force_answer", ForceAnswerNode(choices, prompt, tools=schemas).as_runnable())
     graph.add_node("finalize", FinalizeNode().as_runnable())
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route_after_model, ["tools", "finalize"])
-    graph.add_conditional_edges("tools", BudgetRouter(budgets), ["agent", "force_answer"])
+    graph.add_conditional_edges("tools", BudgetRouter(choices), ["agent", "force_answer"])
     graph.add_edge("force_answer", "finalize")
     graph.add_edge("finalize", END)
     return graph
@@ -90,12 +89,13 @@ def build_agent(
     fetcher: PageFetcher | None = None,
     extra_tools: Sequence[BaseTool] = (),
     system_prompt: str | None = None,
-    max_tool_calls: int = 30,
+    max_tool_calls: int | None = None,
     max_context_tokens: int | None = None,
-    page_budget: int = 10_000,
+    page_budget: int | None = None,
     forbidden_strs: Sequence[str] = (),
     checkpointer: Any = None,
-    min_tool_calls: int = 0,
+    min_tool_calls: int | None = None,
+    config: AgentConfig | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a compiled deep-search agent: search / open / find tools and a citation ledger.
 
@@ -108,7 +108,10 @@ def build_agent(
 
     The result is an ordinary LangGraph graph: ``invoke``/``ainvoke``, ``stream(...,
     stream_mode="updates")``, checkpointers and callbacks all work. Its recursion limit is set
-    from the budgets (a config passed to ``invoke`` may override it).
+    from the budgets (a config passed to ``invoke`` may override it). A run's ``context``
+    (:class:`~carr_agent.graph.config.AgentContext`) may choose another model, search backend
+    or budgets; a run raising ``max_tool_calls`` passes ``recursion_limit`` too
+    (``AgentConfig(...).recursion_limit``).
 
     Args:
         model: a chat model that implements ``bind_tools`` (ChatOpenAI, HFChatModel, ...).
@@ -116,14 +119,13 @@ def build_agent(
         fetcher: the page fetcher; default: the offline example corpus.
         extra_tools: more LangChain tools for the model (names must differ from the built-ins).
         system_prompt: replaces :data:`~carr_agent.graph.prompts.DEFAULT_SYSTEM_PROMPT`.
-        max_tool_calls: tool calls allowed before the answer is demanded.
-        max_context_tokens: approximate history size at which the answer is demanded.
-        page_budget: characters of an opened page shown to the model.
+        max_tool_calls, max_context_tokens, page_budget, min_tool_calls: the budgets (see
+            :class:`~carr_agent.graph.config.AgentConfig`; given ones replace ``config``'s).
         forbidden_strs: hide hits and pages quoting these (usually the question itself).
         checkpointer: a LangGraph checkpointer (e.g. ``SqliteSaver``) to make runs resumable;
             runs then need ``{"configurable": {"thread_id": ...}}``.
-        min_tool_calls: tool calls the model must make before it may answer (it is called with
-            ``tool_choice="any"`` until then); helps small local models that answer from memory.
+        config: the budgets; default :class:`~carr_agent.graph.config.AgentConfig` (30 tool
+            calls, at least one before answering, 10,000-character pages).
 
     Returns:
         The compiled graph. Input ``{"messages": [HumanMessage(q)]}`` or ``{"question": q}``.
@@ -138,17 +140,18 @@ def build_agent(
         >>> state = agent.invoke({"question": "Which lab built the first X?"})
         >>> state["answer"]["exact_answer"], state["answer"]["unseen"], len(state["ledger"])
     """
-    budgets = Budgets(max_tool_calls=max_tool_calls, max_context_tokens=max_context_tokens,
-                      min_tool_calls=min_tool_calls)
+    config = (config or AgentConfig()).with_context(AgentContext(
+        max_tool_calls=max_tool_calls, min_tool_calls=min_tool_calls,
+        max_context_tokens=max_context_tokens, page_budget=page_budget,
+    ))
     browser = make_browser(
-        search=search, fetcher=fetcher, page_budget=page_budget, forbidden_strs=forbidden_strs
+        search=search, fetcher=fetcher, page_budget=config.page_budget, forbidden_strs=forbidden_strs
     )
     graph = build_agent_graph(
-        model, browser=browser, extra_tools=extra_tools, system_prompt=system_prompt,
-        budgets=budgets,
+        model, browser=browser, extra_tools=extra_tools, system_prompt=system_prompt, config=config,
     )
     compiled = graph.compile(checkpointer=checkpointer, name="carr-agent")
-    return compiled.with_config(recursion_limit=budgets.recursion_limit)
+    return compiled.with_config(recursion_limit=config.recursion_limit)
 
 
 __all__ = ["build_agent", "build_agent_graph", "make_browser"]

@@ -40,7 +40,9 @@ from pydantic import ValidationError
 
 from carr_agent.errors import ConfigError, ToolError
 from carr_agent.graph.answer import parse_answer, resolve_citations
-from carr_agent.graph.budget import Budgets, estimate_context_tokens
+from carr_agent.graph.budget import estimate_context_tokens
+from carr_agent.graph.config import AgentConfig
+from carr_agent.graph.context import RunChoices, run_context
 from carr_agent.graph.prompts import (
     BUDGET_EXHAUSTED_MESSAGE,
     DEFAULT_SYSTEM_PROMPT,
@@ -54,7 +56,6 @@ from carr_agent.graph.state import (
     page_to_dict,
 )
 from carr_agent.graph.tools import BrowsingSession, browser_tools
-from carr_agent.tools.browser import Browser
 from carr_agent.types import LedgerRecord
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ logger = logging.getLogger(__name__)
 _LEDGER_KEYS = frozenset({"source_id", "url", "title", "kind", "step", "text", "start", "end"})
 
 
-def exhausted_budget(state: dict[str, Any], budgets: Budgets) -> FinishReason | None:
+def exhausted_budget(state: dict[str, Any], budgets: AgentConfig) -> FinishReason | None:
     """Which budget is spent, if any: the tool-call budget first, then the context budget."""
     if state.get("tool_calls", 0) >= budgets.max_tool_calls:
         return "tool_budget"
@@ -84,10 +85,11 @@ def route_after_model(state: dict[str, Any]) -> Literal["tools", "finalize"]:
 class BudgetRouter:
     """Router after the tools: back to the model while budgets last, else force the answer."""
 
-    budgets: Budgets
+    choices: RunChoices
 
     def __call__(self, state: dict[str, Any]) -> Literal["agent", "force_answer"]:
-        return "force_answer" if exhausted_budget(state, self.budgets) else "agent"
+        budgets = self.choices.config(run_context())
+        return "force_answer" if exhausted_budget(state, budgets) else "agent"
 
 
 def _prompt(system_prompt: str, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -112,45 +114,48 @@ class ModelNode:
     messages gets the question as its first human message.
 
     Attributes:
-        model: any chat model implementing ``bind_tools``.
+        choices: the graph's chat model and budgets, and what a run's context changes (any
+            chat model implementing ``bind_tools``).
         tools: the tools (or tool schemas) the model may call.
         system_prompt: the system prompt.
-        min_tool_calls: until the run has made this many tool calls, the model must call a
-            tool: the first call is forced to be a ``search`` (``tool_choice="search"``: a
-            research run starts by searching, and naming the tool gets small models past an
-            empty call), later ones any tool (``tool_choice="any"``).
+
+    Until the run has made ``min_tool_calls`` tool calls, the model must call a tool: the first
+    call is forced to be a ``search`` (``tool_choice="search"``: a research run starts by
+    searching, and naming the tool gets small models past an empty call), later ones any tool
+    (``tool_choice="any"``).
     """
 
-    model: BaseChatModel
+    choices: RunChoices
     tools: Sequence[BaseTool | dict[str, Any]]
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    min_tool_calls: int = 0
-    _bound: Runnable[Any, Any] = field(init=False, repr=False)
-    _forced: tuple[Runnable[Any, Any], Runnable[Any, Any]] | None = field(init=False, repr=False)
+    _bindings: dict[tuple[int, str | None], Runnable[Any, Any]] = field(
+        init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        tools = list(self.tools)
-        try:
-            bound = self.model.bind_tools(tools)
-            forced = None
-            if self.min_tool_calls:
-                names = [t.name if isinstance(t, BaseTool) else None for t in tools]
-                first = "search" if "search" in names else "any"
-                forced = (self.model.bind_tools(tools, tool_choice=first),
-                          self.model.bind_tools(tools, tool_choice="any"))
-        except NotImplementedError as exc:
-            raise ConfigError(
-                f"{type(self.model).__name__} does not implement bind_tools; the agent needs a "
-                "tool-calling chat model"
-            ) from exc
-        object.__setattr__(self, "_bound", bound)
-        object.__setattr__(self, "_forced", forced)
+        self._bound(self.choices.model(), None)  # a model without bind_tools fails at build time
+
+    def _bound(self, model: BaseChatModel, tool_choice: str | None) -> Runnable[Any, Any]:
+        key = (id(model), tool_choice)
+        if key not in self._bindings:
+            extra = {} if tool_choice is None else {"tool_choice": tool_choice}
+            try:
+                self._bindings[key] = model.bind_tools(list(self.tools), **extra)
+            except NotImplementedError as exc:
+                raise ConfigError(
+                    f"{type(model).__name__} does not implement bind_tools; the agent needs a "
+                    "tool-calling chat model"
+                ) from exc
+        return self._bindings[key]
 
     def _model_for(self, state: dict[str, Any]) -> Runnable[Any, Any]:
+        context = run_context()
+        model = self.choices.model(context)
         made = state.get("tool_calls", 0)
-        if self._forced is not None and made < self.min_tool_calls:
-            return self._forced[0] if made == 0 else self._forced[1]
-        return self._bound
+        if made < self.choices.config(context).required_tool_calls:
+            names = [t.name if isinstance(t, BaseTool) else None for t in self.tools]
+            first = "search" if "search" in names else "any"
+            return self._bound(model, first if made == 0 else "any")
+        return self._bound(model, None)
 
     def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
         messages = list(state.get("messages") or [])
@@ -211,24 +216,24 @@ class ForceAnswerNode:
     calls tools, the finalize node takes what it said anyway.
     """
 
-    model: BaseChatModel
-    budgets: Budgets
+    choices: RunChoices
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     message: str = BUDGET_EXHAUSTED_MESSAGE
     tools: Sequence[BaseTool | dict[str, Any]] = ()
 
     def _answer_model(self) -> Runnable[Any, Any]:
+        model = self.choices.model(run_context())
         if not self.tools:
-            return self.model
+            return model
         try:
-            return self.model.bind_tools(list(self.tools), tool_choice="none")
+            return model.bind_tools(list(self.tools), tool_choice="none")
         except (NotImplementedError, TypeError, ValueError):
-            return self.model  # a model that cannot switch tools off: ask without them
+            return model  # a model that cannot switch tools off: ask without them
 
     def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
         request = HumanMessage(self.message + _sources_seen(state.get("ledger") or []))
         prompt = _prompt(self.system_prompt, [*state.get("messages", []), request])
-        reason = exhausted_budget(state, self.budgets) or "tool_budget"
+        reason = exhausted_budget(state, self.choices.config(run_context())) or "tool_budget"
         logger.info("budget exhausted (%s): asking for the final answer", reason)
         update = {
             "messages": [request],
@@ -260,6 +265,7 @@ class _ToolStep:
     session: BrowsingSession
     tools: dict[str, BaseTool]
     count: int
+    limit: int
     messages: list[ToolMessage] = field(default_factory=list)
     ledger: list[LedgerRecord] = field(default_factory=list)
 
@@ -269,16 +275,16 @@ class ToolsNode:
     """Runs the last model turn's tool calls, in order, against the browsing state.
 
     Attributes:
-        browser: backs the built-in ``search`` / ``open`` / ``find``.
+        choices: the browser backing the built-in ``search`` / ``open`` / ``find`` and the
+            budgets (calls beyond ``max_tool_calls`` are refused with an error observation), and
+            what a run's context changes.
         extra_tools: further LangChain tools the model may call. A tool whose artifact is a list
             of ledger-record dicts adds them to the ledger.
-        budgets: calls beyond ``max_tool_calls`` are refused with an error observation.
         system_prompt: counted in the context-size estimate.
     """
 
-    browser: Browser
+    choices: RunChoices
     extra_tools: Sequence[BaseTool] = ()
-    budgets: Budgets = field(default_factory=Budgets)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
     def __post_init__(self) -> None:
@@ -293,20 +299,22 @@ class ToolsNode:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):
             raise ConfigError(f"the tools node runs after a model turn, got {type(last).__name__}")
+        context = run_context()
         session = BrowsingSession(
-            self.browser,
+            self.choices.browser(context),
             latest_hits=hits_from_dicts(state.get("latest_hits")),
             page=page_from_dict(state.get("open_page")),
         )
         tools = {t.name: t for t in [*browser_tools(session), *self.extra_tools]}
-        return _ToolStep(session, tools, state.get("tool_calls", 0)), last
+        limit = self.choices.config(context).max_tool_calls
+        return _ToolStep(session, tools, state.get("tool_calls", 0), limit), last
 
     def _admit(self, step: _ToolStep, call_id: str, name: str) -> bool:
         """Count a call against the budget; refuse it (with an observation) when none is left."""
-        if step.count >= self.budgets.max_tool_calls:
+        if step.count >= step.limit:
             step.messages.append(_error(
                 call_id, name,
-                f"not executed: the tool-call budget ({self.budgets.max_tool_calls}) is used up",
+                f"not executed: the tool-call budget ({step.limit}) is used up",
             ))
             return False
         step.count += 1

@@ -33,6 +33,7 @@ _EXPORTS = {
     "load_local_chat_model": "carr_agent.models.offline",
     "load_local_model": "carr_agent.models.offline",
     "openai_chat_model": "carr_agent.models.openai_compat",
+    "chat_model_from_spec": "carr_agent.models.spec",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -202,13 +202,13 @@ class RolloutRunner:
             page_budget=self.config.page_budget,
             forbidden_strs=tuple(task.forbidden_strs) or (task.question,),
             system_prompt=self.config.system_prompt,
+            min_tool_calls=0,  # on-policy: the policy's own samples, no forced tool choice
         )
         capture = LastCallCapture()
         run_config = {
             "callbacks": [capture],
             "configurable": {"thread_id": f"rollout-{uuid.uuid4().hex[:12]}"},
-            "recursion_limit": 4 * self.config.max_tool_calls + 20,
-        }
+        }  # the recursion limit is the graph's own (AgentConfig.recursion_limit)
         prompt = task.prompt or task.question
         start = time.perf_counter()
         with self.policy.recording() as recorder:
