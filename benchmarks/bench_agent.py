@@ -9,7 +9,8 @@ agent built by ``build_agent`` runs it over the example corpus (``CorpusIndex``)
 * the graph without a checkpointer, with ``InMemorySaver`` and with ``SqliteSaver`` (a file),
   (default durability: a checkpoint per step; and ``durability="exit"``: one at the end of the
   run) at each ``--steps`` size; the checkpoint size after the run (SQLite file + WAL; for the
-  in-memory saver the bytes of its serialized checkpoints and writes).
+  in-memory saver the bytes of its serialized checkpoints and writes), beside the size of the
+  run's own trajectory (``trajectory_to_dict`` as JSON: messages, ledger, answer) and their ratio.
 
 The model's own time is ~0 (scripted), so the numbers are what the agent machinery adds to every
 step of a real run; the median of ``--repeats`` runs is reported.
@@ -20,6 +21,7 @@ step of a real run; the median of ``--repeats`` runs is reported.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sqlite3
 import statistics
@@ -34,7 +36,7 @@ from harness import write_results
 
 from carr_agent.data import iter_corpus
 from carr_agent.errors import ToolError
-from carr_agent.graph import build_agent
+from carr_agent.graph import build_agent, trajectory_to_dict
 from carr_agent.graph.scripted import ScriptedChatModel
 from carr_agent.tools.browser import Browser
 from carr_agent.tools.corpus import CorpusIndex, default_corpus
@@ -106,8 +108,8 @@ def checkpoint_bytes(saver: Any) -> int:
 
 
 def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], url: str,
-              saver: str, workdir: Path, tag: str) -> tuple[float, int, int | None]:
-    """One agent run; returns (seconds, ledger records, checkpoint bytes or None)."""
+              saver: str, workdir: Path, tag: str) -> tuple[float, int, int | None, int]:
+    """One agent run; returns (seconds, ledger records, checkpoint bytes or None, trajectory bytes)."""
     cp: Any = None
     conn = None
     db = workdir / f"{tag}.sqlite"
@@ -135,7 +137,8 @@ def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], 
     elif conn is not None:
         conn.close()
         size = sum(p.stat().st_size for p in workdir.glob(f"{tag}.sqlite*"))
-    return elapsed, len(state["ledger"]), size
+    trajectory = len(json.dumps(trajectory_to_dict(state)).encode("utf-8"))
+    return elapsed, len(state["ledger"]), size, trajectory
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -156,7 +159,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 records = plain_loop(browser, calls)
                 floor.append(time.perf_counter() - t)
             floor_s = statistics.median(floor)
-            rows.append(_row("plain loop (Browser calls, floor)", steps, floor_s, records, None, floor_s))
+            rows.append(_row("plain loop (Browser calls, floor)", steps, floor_s, records, None,
+                             None, floor_s))
             for saver, label in (("none", "graph, no checkpointer"),
                                  ("memory", "graph + InMemorySaver"),
                                  ("sqlite", "graph + SqliteSaver (file)"),
@@ -164,19 +168,20 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 runs = [run_graph(corpus, calls, url, saver, Path(tmp), f"{saver}-{steps}-{r}")
                         for r in range(args.repeats)]
                 elapsed = statistics.median(r[0] for r in runs)
-                records, size = runs[-1][1], runs[-1][2]
-                rows.append(_row(label, steps, elapsed, records, size, floor_s))
+                records, size, trajectory = runs[-1][1], runs[-1][2], runs[-1][3]
+                rows.append(_row(label, steps, elapsed, records, size, trajectory, floor_s))
     notes = (f"Median of {args.repeats} runs per row; scripted model (no model time). "
              f"Load average at start: {args.load} (2 cores shared with other work).")
     write_results("agent", rows, notes=notes, params={"steps": args.steps, "repeats": args.repeats,
                                                       "load_average": args.load},
                   columns=["mode", "steps", "total_ms", "ms_per_step", "steps_per_s",
-                           "overhead_ms_per_step", "x_floor", "ledger_records", "checkpoint_kib"])
+                           "overhead_ms_per_step", "x_floor", "ledger_records", "checkpoint_kib",
+                           "trajectory_kib", "x_trajectory"])
     return rows
 
 
 def _row(mode: str, steps: int, seconds: float, records: int, size: int | None,
-         floor_s: float) -> dict[str, Any]:
+         trajectory: int | None, floor_s: float) -> dict[str, Any]:
     per = seconds * 1000 / steps
     return {
         "mode": mode, "steps": steps, "total_ms": round(seconds * 1000, 1),
@@ -184,6 +189,8 @@ def _row(mode: str, steps: int, seconds: float, records: int, size: int | None,
         "overhead_ms_per_step": round(per - floor_s * 1000 / steps, 3),
         "x_floor": round(seconds / floor_s, 1), "ledger_records": records,
         "checkpoint_kib": round(size / 1024, 1) if size is not None else None,
+        "trajectory_kib": round(trajectory / 1024, 1) if trajectory is not None else None,
+        "x_trajectory": round(size / trajectory, 2) if size is not None and trajectory else None,
     }
 
 

@@ -23,7 +23,6 @@ from carr_agent.graph.nodes import (
 )
 from carr_agent.graph.prompts import DEFAULT_SYSTEM_PROMPT
 from carr_agent.graph.state import AgentInput, AgentState
-from carr_agent.graph.tools import BrowsingSession, browser_tools
 from carr_agent.tools.base import PageFetcher, SearchBackend
 from carr_agent.tools.browser import Browser
 from carr_agent.tools.leakage import LeakageGuard
@@ -68,11 +67,12 @@ def build_agent_graph(
     """
     choices = RunChoices(model, browser, config or AgentConfig())
     prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
-    schemas = [*browser_tools(BrowsingSession(browser)), *extra_tools]
+    tools_node = ToolsNode(choices, tuple(extra_tools), prompt)  # builds the tools, once
+    tools = tools_node.tools
     graph = StateGraph(AgentState, context_schema=AgentContext, input_schema=AgentInput)
-    graph.add_node("agent", ModelNode(choices, schemas, prompt).as_runnable())
-    graph.add_node("tools", ToolsNode(choices, tuple(extra_tools), prompt).as_runnable())
-    graph.add_node("force_answer", ForceAnswerNode(choices, prompt, tools=schemas).as_runnable())
+    graph.add_node("agent", ModelNode(choices, tools, prompt).as_runnable())
+    graph.add_node("tools", tools_node.as_runnable())
+    graph.add_node("force_answer", ForceAnswerNode(choices, prompt, tools=tools).as_runnable())
     graph.add_node("finalize", FinalizeNode().as_runnable())
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route_after_model, ["tools", "finalize"])

@@ -33,7 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ValidationError
@@ -49,13 +56,14 @@ from carr_agent.graph.prompts import (
     SOURCES_SEEN_HEADING,
 )
 from carr_agent.graph.state import (
+    AgentState,
     FinishReason,
     hits_from_dicts,
     hits_to_dicts,
     page_from_dict,
     page_to_dict,
 )
-from carr_agent.graph.tools import BrowsingSession, browser_tools
+from carr_agent.graph.tools import BROWSER_TOOL_NAMES, SESSION_ARG, BrowsingSession, browser_tools
 from carr_agent.types import LedgerRecord
 
 logger = logging.getLogger(__name__)
@@ -63,7 +71,7 @@ logger = logging.getLogger(__name__)
 _LEDGER_KEYS = frozenset({"source_id", "url", "title", "kind", "step", "text", "start", "end"})
 
 
-def exhausted_budget(state: dict[str, Any], budgets: AgentConfig) -> FinishReason | None:
+def exhausted_budget(state: AgentState, budgets: AgentConfig) -> FinishReason | None:
     """Which budget is spent, if any: the tool-call budget first, then the context budget."""
     if state.get("tool_calls", 0) >= budgets.max_tool_calls:
         return "tool_budget"
@@ -73,7 +81,7 @@ def exhausted_budget(state: dict[str, Any], budgets: AgentConfig) -> FinishReaso
     return None
 
 
-def route_after_model(state: dict[str, Any]) -> Literal["tools", "finalize"]:
+def route_after_model(state: AgentState) -> Literal["tools", "finalize"]:
     """To the tools when the last model turn called any (well-formed or not), else finalize."""
     last = state["messages"][-1] if state.get("messages") else None
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
@@ -87,7 +95,7 @@ class BudgetRouter:
 
     choices: RunChoices
 
-    def __call__(self, state: dict[str, Any]) -> Literal["agent", "force_answer"]:
+    def __call__(self, state: AgentState) -> Literal["agent", "force_answer"]:
         budgets = self.choices.config(run_context())
         return "force_answer" if exhausted_budget(state, budgets) else "agent"
 
@@ -147,7 +155,7 @@ class ModelNode:
                 ) from exc
         return self._bindings[key]
 
-    def _model_for(self, state: dict[str, Any]) -> Runnable[Any, Any]:
+    def _model_for(self, state: AgentState) -> Runnable[Any, Any]:
         context = run_context()
         model = self.choices.model(context)
         made = state.get("tool_calls", 0)
@@ -157,9 +165,9 @@ class ModelNode:
             return self._bound(model, first if made == 0 else "any")
         return self._bound(model, None)
 
-    def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
+    def _prepare(self, state: AgentState) -> tuple[list[BaseMessage], AgentState]:
         messages = list(state.get("messages") or [])
-        update: dict[str, Any] = {"messages": []}
+        update: AgentState = {"messages": []}
         question = state.get("question")
         if not messages:
             if not question:
@@ -177,12 +185,12 @@ class ModelNode:
         update["model_calls"] = state.get("model_calls", 0) + 1
         return _prompt(self.system_prompt, messages), update
 
-    def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def __call__(self, state: AgentState, config: RunnableConfig) -> AgentState:
         prompt, update = self._prepare(state)
         update["messages"].append(self._model_for(state).invoke(prompt, config))
         return update
 
-    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def acall(self, state: AgentState, config: RunnableConfig) -> AgentState:
         """Async twin of ``__call__``."""
         prompt, update = self._prepare(state)
         update["messages"].append(await self._model_for(state).ainvoke(prompt, config))
@@ -193,7 +201,7 @@ class ModelNode:
         return RunnableLambda(self.__call__, afunc=self.acall, name="agent")
 
 
-def _sources_seen(ledger: Sequence[dict[str, Any]], limit: int = 12) -> str:
+def _sources_seen(ledger: Sequence[LedgerRecord], limit: int = 12) -> str:
     """The URLs the run was shown, listed for the forced answer so it can cite real sources."""
     seen: dict[str, str] = {}
     for record in ledger:
@@ -230,7 +238,7 @@ class ForceAnswerNode:
         except (NotImplementedError, TypeError, ValueError):
             return model  # a model that cannot switch tools off: ask without them
 
-    def _prepare(self, state: dict[str, Any]) -> tuple[list[BaseMessage], dict[str, Any]]:
+    def _prepare(self, state: AgentState) -> tuple[list[BaseMessage], AgentState]:
         request = HumanMessage(self.message + _sources_seen(state.get("ledger") or []))
         prompt = _prompt(self.system_prompt, [*state.get("messages", []), request])
         reason = exhausted_budget(state, self.choices.config(run_context())) or "tool_budget"
@@ -242,12 +250,12 @@ class ForceAnswerNode:
         }
         return prompt, update
 
-    def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def __call__(self, state: AgentState, config: RunnableConfig) -> AgentState:
         prompt, update = self._prepare(state)
         update["messages"].append(self._answer_model().invoke(prompt, config))
         return update
 
-    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def acall(self, state: AgentState, config: RunnableConfig) -> AgentState:
         """Async twin of ``__call__``."""
         prompt, update = self._prepare(state)
         update["messages"].append(await self._answer_model().ainvoke(prompt, config))
@@ -286,16 +294,31 @@ class ToolsNode:
     choices: RunChoices
     extra_tools: Sequence[BaseTool] = ()
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    _tools: dict[str, BaseTool] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.extra_tools]
-        clash = sorted({n for n in names if names.count(n) > 1 or n in ("search", "open", "find")})
+        clash = sorted({n for n in names if names.count(n) > 1 or n in BROWSER_TOOL_NAMES})
         if clash:
             raise ConfigError(f"extra tool names must be unique and not search/open/find: {clash}")
+        tools = {t.name: t for t in [*browser_tools(), *self.extra_tools]}
+        object.__setattr__(self, "_tools", tools)
+
+    @property
+    def tools(self) -> list[BaseTool]:
+        """All tools, built-in first: what the model is offered (built once per node)."""
+        return list(self._tools.values())
+
+    def _tool_call(self, step: _ToolStep, call: ToolCall) -> dict[str, Any]:
+        """The tool input: the call, with the step's browsing session for a built-in tool."""
+        args = call["args"]
+        if call["name"] in BROWSER_TOOL_NAMES:
+            args = {**args, SESSION_ARG: step.session}
+        return {**call, "args": args, "type": "tool_call"}
 
     # -- the step --------------------------------------------------------------------------------
 
-    def _start(self, state: dict[str, Any]) -> tuple[_ToolStep, AIMessage]:
+    def _start(self, state: AgentState) -> tuple[_ToolStep, AIMessage]:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):
             raise ConfigError(f"the tools node runs after a model turn, got {type(last).__name__}")
@@ -305,9 +328,8 @@ class ToolsNode:
             latest_hits=hits_from_dicts(state.get("latest_hits")),
             page=page_from_dict(state.get("open_page")),
         )
-        tools = {t.name: t for t in [*browser_tools(session), *self.extra_tools]}
         limit = self.choices.config(context).max_tool_calls
-        return _ToolStep(session, tools, state.get("tool_calls", 0), limit), last
+        return _ToolStep(session, self._tools, state.get("tool_calls", 0), limit), last
 
     def _admit(self, step: _ToolStep, call_id: str, name: str) -> bool:
         """Count a call against the budget; refuse it (with an observation) when none is left."""
@@ -321,7 +343,7 @@ class ToolsNode:
         step.session.step = step.count
         return True
 
-    def _before(self, step: _ToolStep, call: dict[str, Any]) -> BaseTool | None:
+    def _before(self, step: _ToolStep, call: ToolCall) -> BaseTool | None:
         """Admit a call and find its tool; records an error observation when it cannot run."""
         if not self._admit(step, call["id"], call["name"]):
             return None
@@ -333,7 +355,7 @@ class ToolsNode:
             ))
         return tool
 
-    def _after(self, step: _ToolStep, call: dict[str, Any], result: Any) -> None:
+    def _after(self, step: _ToolStep, call: ToolCall, result: Any) -> None:
         if not isinstance(result, ToolMessage):
             result = ToolMessage(content=str(result), tool_call_id=call["id"], name=call["name"])
         records = _ledger_records(result.artifact)
@@ -343,7 +365,7 @@ class ToolsNode:
             step.ledger.extend(records)
         step.messages.append(result)
 
-    def _on_error(self, step: _ToolStep, call: dict[str, Any], exc: Exception) -> None:
+    def _on_error(self, step: _ToolStep, call: ToolCall, exc: Exception) -> None:
         """Turn a tool failure into an error observation; re-raise anything else."""
         if isinstance(exc, ValidationError):
             text = f"invalid arguments for {call['name']}: {_describe_validation(exc)}"
@@ -366,9 +388,9 @@ class ToolsNode:
                     '{"query": "..."}',
                 ))
 
-    def _finish(self, step: _ToolStep, state: dict[str, Any]) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "messages": step.messages,
+    def _finish(self, step: _ToolStep, state: AgentState) -> AgentState:
+        update: AgentState = {
+            "messages": list(step.messages),
             "ledger": step.ledger,
             "tool_calls": step.count,
             "context_tokens": estimate_context_tokens(
@@ -381,14 +403,14 @@ class ToolsNode:
             update["open_page"] = page_to_dict(step.session.page)
         return update
 
-    def __call__(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def __call__(self, state: AgentState, config: RunnableConfig) -> AgentState:
         step, last = self._start(state)
         for call in last.tool_calls:
             tool = self._before(step, call)
             if tool is None:
                 continue
             try:
-                result = tool.invoke({**call, "type": "tool_call"}, config)
+                result = tool.invoke(self._tool_call(step, call), config)
             except Exception as exc:
                 self._on_error(step, call, exc)
             else:
@@ -396,7 +418,7 @@ class ToolsNode:
         self._malformed(step, last)
         return self._finish(step, state)
 
-    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def acall(self, state: AgentState, config: RunnableConfig) -> AgentState:
         """Async twin of ``__call__`` (sync tools run in a worker thread)."""
         step, last = self._start(state)
         for call in last.tool_calls:
@@ -404,7 +426,7 @@ class ToolsNode:
             if tool is None:
                 continue
             try:
-                result = await tool.ainvoke({**call, "type": "tool_call"}, config)
+                result = await tool.ainvoke(self._tool_call(step, call), config)
             except Exception as exc:
                 self._on_error(step, call, exc)
             else:
@@ -421,7 +443,7 @@ class ToolsNode:
 class FinalizeNode:
     """Parse the last model turn as the final answer and resolve its citations."""
 
-    def __call__(self, state: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, state: AgentState) -> AgentState:
         text = ""
         for m in reversed(state.get("messages", [])):
             if isinstance(m, AIMessage):

@@ -10,11 +10,12 @@ while the message history only carries the truncated text the model was shown.
 
 from __future__ import annotations
 
-import operator
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
+from langgraph.channels import DeltaChannel
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
@@ -66,17 +67,55 @@ class FinalAnswer(TypedDict):
 FinishReason = Literal["answered", "tool_budget", "context_budget"]
 
 
-class AgentState(TypedDict):
-    """State of the deep-search agent graph.
+def add_message_batches(
+    messages: list[AnyMessage], batches: Sequence[Sequence[AnyMessage] | AnyMessage]
+) -> list[AnyMessage]:
+    """``add_messages`` applied to each written batch in turn (a ``DeltaChannel`` reducer)."""
+    for batch in batches:
+        messages = add_messages(messages, batch)  # type: ignore[arg-type]
+    return messages
+
+
+def concat_batches(items: list[LedgerRecord], batches: Sequence[Sequence[LedgerRecord]]) -> list[LedgerRecord]:
+    """The written batches appended in order (a ``DeltaChannel`` reducer)."""
+    return [*items, *(item for batch in batches for item in batch)]
+
+
+def last_write(value: Any, batches: Sequence[Any]) -> Any:
+    """The last value written (a ``DeltaChannel`` reducer with plain overwrite semantics)."""
+    return batches[-1] if batches else value
+
+
+#: Updates between full snapshots of a delta channel: a checkpoint otherwise stores only what
+#: was written since the previous one (reading an old checkpoint replays the writes since the
+#: last snapshot, which is cheap next to storing the whole history at every step).
+SNAPSHOT_EVERY = 10_000
+
+#: The history: appends, and replaces by id (``add_messages``). A ``DeltaChannel``: a checkpoint
+#: stores the messages written since the previous one, not the whole history again.
+Messages = Annotated[list[AnyMessage], DeltaChannel(add_message_batches, snapshot_frequency=SNAPSHOT_EVERY)]
+#: The citation ledger: appends; a ``DeltaChannel`` like :data:`Messages`.
+Ledger = Annotated[list[LedgerRecord], DeltaChannel(concat_batches, snapshot_frequency=SNAPSHOT_EVERY)]
+#: The open page (full text) and the latest search results: overwritten when a tool changes
+#: them, stored only then (a plain channel would store them again in every checkpoint).
+OpenPage = Annotated[dict[str, Any], DeltaChannel(last_write, snapshot_frequency=SNAPSHOT_EVERY)]
+LatestHits = Annotated[list[dict[str, Any]], DeltaChannel(last_write, snapshot_frequency=SNAPSHOT_EVERY)]
+
+
+class AgentState(TypedDict, total=False):
+    """State of the deep-search agent graph (every key optional: a node returns the keys it sets).
 
     Reducers are in the types: ``messages`` appends (and replaces by id, see ``add_messages``),
-    ``ledger`` appends; every other key is overwritten by the node that returns it.
+    ``ledger`` appends; every other key is overwritten by the node that returns it. Both lists
+    are ``DeltaChannel``s, so a checkpointer stores each message and record once, not once per
+    step: a run's checkpoints grow linearly with its length.
 
     Attributes:
         messages: the conversation (question, model turns, tool observations).
         question: the bare question; filled from the first human message when not given.
         ledger: one :class:`~carr_agent.types.LedgerRecord` per source per observation.
-        open_page: the open page as a dict (``url``, ``title``, ``text``, ``date``), or ``None``.
+        open_page: the open page as a dict (``url``, ``title``, ``text``, ``date``); empty when
+            no page is open.
         latest_hits: the latest search results as dicts; ``open(i)`` indexes into them.
         tool_calls: tool calls made (valid, malformed and refused ones all count).
         model_calls: model turns taken.
@@ -85,33 +124,33 @@ class AgentState(TypedDict):
         answer: the parsed final answer (set by the finalize node).
     """
 
-    messages: Annotated[list[AnyMessage], add_messages]
-    question: NotRequired[str]
-    ledger: NotRequired[Annotated[list[LedgerRecord], operator.add]]
-    open_page: NotRequired[dict[str, Any] | None]
-    latest_hits: NotRequired[list[dict[str, Any]]]
-    tool_calls: NotRequired[int]
-    model_calls: NotRequired[int]
-    context_tokens: NotRequired[int]
-    finish_reason: NotRequired[FinishReason | None]
-    answer: NotRequired[FinalAnswer | None]
+    messages: Messages
+    question: str
+    ledger: Ledger
+    open_page: OpenPage
+    latest_hits: LatestHits
+    tool_calls: int
+    model_calls: int
+    context_tokens: int
+    finish_reason: FinishReason | None
+    answer: FinalAnswer | None
 
 
 class AgentInput(TypedDict, total=False):
     """What a run may be started with: messages, or just the question."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Messages
     question: str
 
 
-def page_to_dict(page: Page | None) -> dict[str, Any] | None:
-    """A :class:`~carr_agent.types.Page` as a JSON-safe dict (``None`` stays ``None``)."""
-    return None if page is None else asdict(page)
+def page_to_dict(page: Page | None) -> dict[str, Any]:
+    """A :class:`~carr_agent.types.Page` as a JSON-safe dict (``{}`` for no page)."""
+    return {} if page is None else asdict(page)
 
 
 def page_from_dict(data: dict[str, Any] | None) -> Page | None:
-    """The inverse of :func:`page_to_dict`."""
-    return None if data is None else Page(**data)
+    """The inverse of :func:`page_to_dict` (``{}`` and ``None`` mean no page)."""
+    return Page(**data) if data else None
 
 
 def hits_to_dicts(hits: list[Hit]) -> list[dict[str, Any]]:

@@ -4,17 +4,19 @@ The model sees these tools' schemas (``bind_tools``); the agent's tools node inv
 LangChain callbacks (``on_tool_start`` / ``on_tool_end``) fire as for any tool and each call
 returns a ``ToolMessage`` whose ``artifact`` is the list of ledger records the observation adds.
 
-Browsing state (latest search results, open page, step counter) is not kept in the tools: a
-:class:`BrowsingSession` is made from the graph state for one tools step, the tools act on it,
-and the node writes it back into the state.
+The tools are built once per graph. Browsing state (latest search results, open page, step
+counter) is not kept in them: a :class:`BrowsingSession` is made from the graph state for one
+tools step and handed to each call as an injected argument (``InjectedToolArg``: not part of the
+schema the model sees); the tools act on it, and the node writes it back into the state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, Field
+from langchain_core.tools import BaseTool, InjectedToolArg, StructuredTool
+from pydantic import BaseModel, Field, SkipValidation
 
 from carr_agent.tools.browser import Browser, Observation
 from carr_agent.types import Hit, LedgerRecord, Page
@@ -23,14 +25,24 @@ from carr_agent.types import Hit, LedgerRecord, Page
 BROWSER_TOOL_NAMES = ("search", "open", "find")
 
 
-class SearchInput(BaseModel):
+#: The injected argument carrying the :class:`BrowsingSession` of the current tools step.
+SESSION_ARG = "session"
+
+
+class _SessionArg(BaseModel):
+    """The injected session argument every browsing tool takes (hidden from the model)."""
+
+    session: Annotated[SkipValidation[Any], InjectedToolArg] = None
+
+
+class SearchInput(_SessionArg):
     """Arguments of ``search``."""
 
     query: str = Field(description="What to search for: keywords or a short question.")
     num: int = Field(default=10, description="How many results to return (1 to 50).")
 
 
-class OpenInput(BaseModel):
+class OpenInput(_SessionArg):
     """Arguments of ``open``."""
 
     id_or_url: int | str = Field(
@@ -38,7 +50,7 @@ class OpenInput(BaseModel):
     )
 
 
-class FindInput(BaseModel):
+class FindInput(_SessionArg):
     """Arguments of ``find``."""
 
     pattern: str = Field(description="Text to look for in the open page (case-insensitive).")
@@ -56,9 +68,9 @@ class BrowsingSession:
         changed: which of ``latest_hits`` / ``page`` the tools changed.
     """
 
-    browser: Browser
-    latest_hits: list[Hit] = field(default_factory=list)
-    page: Page | None = None
+    browser: Browser = field(repr=False)
+    latest_hits: list[Hit] = field(default_factory=list, repr=False)
+    page: Page | None = field(default=None, repr=False)
     step: int = 0
     changed: set[str] = field(default_factory=set)
 
@@ -85,14 +97,33 @@ def _out(obs: Observation) -> tuple[str, list[LedgerRecord]]:
     return obs.text, list(obs.records)
 
 
-def browser_tools(session: BrowsingSession) -> list[BaseTool]:
-    """The ``search`` / ``open`` / ``find`` tools acting on ``session``.
+def _search(query: str, num: int = 10, session: BrowsingSession | None = None) -> tuple[str, list[LedgerRecord]]:
+    return _session(session).search(query, num)
 
-    Cheap to make: the tools node makes a fresh set for every tools step.
+
+def _open(id_or_url: int | str, session: BrowsingSession | None = None) -> tuple[str, list[LedgerRecord]]:
+    return _session(session).open(id_or_url)
+
+
+def _find(pattern: str, session: BrowsingSession | None = None) -> tuple[str, list[LedgerRecord]]:
+    return _session(session).find(pattern)
+
+
+def _session(session: BrowsingSession | None) -> BrowsingSession:
+    if not isinstance(session, BrowsingSession):
+        raise TypeError(f"browsing tools need the injected {SESSION_ARG!r} argument (a BrowsingSession)")
+    return session
+
+
+def browser_tools() -> list[BaseTool]:
+    """The ``search`` / ``open`` / ``find`` tools; each call names its session (``SESSION_ARG``).
+
+    Built once per graph; invoke with ``{"type": "tool_call", "id": ..., "name": ..., "args":
+    {**model_args, "session": session}}``.
     """
     return [
         StructuredTool.from_function(
-            func=session.search,
+            func=_search,
             name="search",
             description=(
                 "Search for pages. Returns numbered results [i] with title, URL, snippet and "
@@ -102,7 +133,7 @@ def browser_tools(session: BrowsingSession) -> list[BaseTool]:
             response_format="content_and_artifact",
         ),
         StructuredTool.from_function(
-            func=session.open,
+            func=_open,
             name="open",
             description=(
                 "Open result i of the latest search, or a URL. Shows the page's title, URL, "
@@ -112,7 +143,7 @@ def browser_tools(session: BrowsingSession) -> list[BaseTool]:
             response_format="content_and_artifact",
         ),
         StructuredTool.from_function(
-            func=session.find,
+            func=_find,
             name="find",
             description=(
                 "Find a pattern in the currently open page; shows each match with the text "
@@ -126,6 +157,7 @@ def browser_tools(session: BrowsingSession) -> list[BaseTool]:
 
 __all__ = [
     "BROWSER_TOOL_NAMES",
+    "SESSION_ARG",
     "BrowsingSession",
     "FindInput",
     "OpenInput",

@@ -43,7 +43,7 @@ from typing import (
 )
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
-from langgraph.channels import BinaryOperatorAggregate
+from langgraph.channels import BinaryOperatorAggregate, DeltaChannel
 from langgraph.types import Overwrite
 from typing_extensions import (
     TypedDict,
@@ -505,6 +505,10 @@ GRAPH_NODE_NAME = "graph"
 _ENDED_AT_AFTER = "carr_ended_at_after"
 
 
+#: Channels with a reducer (the rest keep the last value written).
+_REDUCER_CHANNELS = (BinaryOperatorAggregate, DeltaChannel)
+
+
 class _Schemas(NamedTuple):
     state: type[Any]
     input: type[Any]
@@ -560,7 +564,7 @@ def _run_graph_node(compiled: CompiledStateGraph[Any, Any, Any, Any],
     channels = compiled.channels
 
     def written(values: Mapping[str, Any], last: str | None) -> dict[str, Any]:
-        update = {k: Overwrite(v) if isinstance(channels.get(k), BinaryOperatorAggregate) else v
+        update = {k: Overwrite(v) if isinstance(channels.get(k), _REDUCER_CHANNELS) else v
                   for k, v in values.items()}
         if after is not None:
             update[_ENDED_AT_AFTER] = last == after
