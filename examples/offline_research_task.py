@@ -26,9 +26,10 @@ from typing import Any
 
 from carr_agent.errors import CarrError
 from carr_agent.eval.citecheck import check_citations, count_citations
-from carr_agent.eval.runner import final_answer_text, tool_call_counts
+from carr_agent.eval.runner import tool_call_counts
 from carr_agent.graph import build_agent
 from carr_agent.rewards import CarrScorer, DeterministicJudge
+from carr_agent.rewards.run import final_answer
 from carr_agent.tasks import load_tasks
 from carr_agent.types import Task
 
@@ -57,7 +58,7 @@ async def research(task: Task, model: Any, max_tool_calls: int) -> None:
                         forbidden_strs=task.forbidden_strs)
     print(f"task {task.id}: {task.question}\n(gold answer: {task.label})\n")
     state = await agent.ainvoke({"question": task.question})
-    answer = final_answer_text(state)
+    answer = final_answer(state) or ""
     ledger = list(state.get("ledger") or [])
     judge = DeterministicJudge()
     result = await CarrScorer(judge).ascore(task, answer, ledger)

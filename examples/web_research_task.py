@@ -47,10 +47,11 @@ TASK = Task(
 async def research(model_name: str, base_url: str | None, max_tool_calls: int) -> None:
     """Run the agent over the web on :data:`TASK` and print the score breakdown."""
     from carr_agent.eval.citecheck import count_citations
-    from carr_agent.eval.runner import final_answer_text, tool_call_counts
+    from carr_agent.eval.runner import tool_call_counts
     from carr_agent.graph import build_agent
     from carr_agent.rewards import CarrScorer
     from carr_agent.rewards.judges import judge_from_env
+    from carr_agent.rewards.run import final_answer
     from carr_agent.tools.fetch import HttpFetcher
     from carr_agent.tools.web import DuckDuckGoSearch
 
@@ -59,7 +60,7 @@ async def research(model_name: str, base_url: str | None, max_tool_calls: int) -
                         forbidden_strs=TASK.forbidden_strs)
     print(f"question: {TASK.question}\n")
     state = await agent.ainvoke({"question": TASK.question})
-    answer = final_answer_text(state)
+    answer = final_answer(state) or ""
     ledger = list(state.get("ledger") or [])
     result = await CarrScorer(judge_from_env(task_has_gold=True)).ascore(TASK, answer, ledger)
     counts = count_citations(answer, ledger)

@@ -63,9 +63,10 @@ def test_reference_history_uses_browser_tool_names_and_json_arguments() -> None:
 
 
 def test_reference_history_is_scorable_by_the_rewards_history_parser() -> None:
-    from carr_agent.rewards.history import evidence_from_history
+    from carr_agent.rewards.run import read_history
 
-    records, final = evidence_from_history(to_reference_history(finished_state()["messages"]))
+    trajectory = read_history(to_reference_history(finished_state()["messages"]))
+    records, final = trajectory.ledger, trajectory.answer
 
     assert final == ANSWER
     assert {r["kind"] for r in records} == {"search", "open", "find"}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from carr_agent.errors import ConfigError, JudgeError
+from carr_agent.errors import ConfigError, JudgeError, TaskFormatError
 from carr_agent.rewards.cgrpo import GroupOptions
 from carr_agent.rewards.judges.deterministic import DeterministicJudge
 from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
@@ -96,9 +96,21 @@ async def test_group_option_applies_cgrpo_within_each_group():
         await reward(["q"] * 3, completions[:3], None, **columns(3))
 
 
-async def test_missing_label_column_gives_unknown_rewards():
+async def test_missing_label_column_is_a_configuration_error_at_the_first_call():
     reward = make_carr_reward_func(scorer())
-    assert await reward(["q"], [sample.CITED], None, question=["q"]) == [None]
+    with pytest.raises(ConfigError, match="no 'label' column"):
+        await reward(["q"], [sample.CITED], None, question=["q"])
+
+
+async def test_a_null_label_in_one_row_is_a_data_error_naming_the_row_not_unknown():
+    reward = make_carr_reward_func(scorer())
+    with pytest.raises(TaskFormatError, match="row 1"):
+        await reward(["q", "q"], [sample.CITED] * 2, None, **columns(2, label=["x", None]))
+
+
+def test_group_alpha_must_be_the_scoring_alpha():
+    with pytest.raises(ConfigError, match="alpha"):
+        make_carr_reward_func(scorer(alpha=0.0), group=GroupOptions(alpha=0.3), num_generations=2)
 
 
 def test_grpo_trainer_runs_one_step_with_the_carr_reward(tmp_path):

@@ -30,7 +30,8 @@ from carr_agent.eval.citecheck import CitationCheck, check_citations, count_cita
 from carr_agent.eval.config import EvalConfig
 from carr_agent.eval.record import EvalRecord
 from carr_agent.eval.store import ResultStore
-from carr_agent.rewards.scorer import CarrScorer
+from carr_agent.rewards.run import Trajectory, read_run
+from carr_agent.rewards.scorer import CarrScorer, score_trajectory
 from carr_agent.types import LedgerRecord, RewardResult, Task
 
 logger = logging.getLogger(__name__)
@@ -132,17 +133,18 @@ class EvalRunner:
             logger.warning("task %s: agent run failed: %s: %s", task.id, type(exc).__name__, exc,
                            exc_info=logger.isEnabledFor(logging.DEBUG))
             return _failed_record(task, self.config.hash, exc, time.perf_counter() - start)
-        answer = final_answer_text(state)
-        ledger: list[LedgerRecord] = list(state.get("ledger") or [])
+        trajectory = read_run(state)
+        answer = trajectory.answer or ""
+        ledger: list[LedgerRecord] = list(trajectory.ledger)
         result, check = await asyncio.gather(
-            self._score(task, answer, ledger), self._check(task, answer, ledger)
+            self._score(task, trajectory), self._check(task, answer, ledger)
         )
         return make_record(task, self.config.hash, state, answer, ledger, result, check,
                            wall_s=time.perf_counter() - start)
 
-    async def _score(self, task: Task, answer: str, ledger: Sequence[LedgerRecord]) -> RewardResult:
+    async def _score(self, task: Task, trajectory: Trajectory) -> RewardResult:
         try:
-            return await self.scorer.ascore(task, answer, ledger)
+            return await score_trajectory(self.scorer, task, trajectory)
         except CarrError as exc:
             logger.warning("task %s not scored: %s", task.id, exc)
             return RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
@@ -155,17 +157,6 @@ class EvalRunner:
 
 
 # -- turning a finished state into a record (pure) --------------------------------------------
-
-
-def final_answer_text(state: Mapping[str, Any]) -> str:
-    """The final answer text of a finished state (the parsed answer, else the last AI turn)."""
-    answer = state.get("answer")
-    if isinstance(answer, Mapping) and isinstance(answer.get("text"), str):
-        return answer["text"]
-    for message in reversed(list(state.get("messages") or [])):
-        if getattr(message, "type", None) == "ai" and not getattr(message, "tool_calls", None):
-            return str(getattr(message, "text", "") or "")
-    return ""
 
 
 def tool_call_counts(state: Mapping[str, Any]) -> dict[str, int]:
@@ -262,7 +253,6 @@ __all__ = [
     "AgentFactory",
     "EvalOutcome",
     "EvalRunner",
-    "final_answer_text",
     "make_record",
     "token_usage",
     "tool_call_counts",

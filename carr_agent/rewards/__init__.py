@@ -1,7 +1,9 @@
 """CaRR rewards: citation-aware rubric rewards for deep-search trajectories, and C-GRPO.
 
 Pure core: :mod:`citations`, :mod:`rubrics`, :mod:`evidence`, :mod:`history`,
-:mod:`connectivity`, :mod:`cgrpo`. Judges: :mod:`judges`. Orchestration: :mod:`scorer`.
+:mod:`connectivity`, :mod:`cgrpo`. Reading a finished run (its final answer and evidence):
+:mod:`run`. Options: :mod:`options`. Judges: :mod:`judges`. Orchestration: :mod:`scorer`.
+The reference wire format: :mod:`protocol`.
 """
 
 from carr_agent.rewards.cgrpo import GroupOptions, advantages, group_advantages, group_rewards
@@ -12,10 +14,9 @@ from carr_agent.rewards.evidence import (
     SourceEvidence,
     build_evidence_context,
     collect_evidence,
-    evidence_from_history,
     evidence_from_ledger,
 )
-from carr_agent.rewards.history import ParsedHistory, final_answer_of, parse_history
+from carr_agent.rewards.history import ParsedHistory, parse_history
 from carr_agent.rewards.judges import (
     DeterministicJudge,
     Judge,
@@ -24,8 +25,10 @@ from carr_agent.rewards.judges import (
     OutcomeVerdict,
     judge_from_env,
 )
+from carr_agent.rewards.options import RewardOptions
 from carr_agent.rewards.rubrics import all_entity_labels, fill_rubric, parse_entity_labels
-from carr_agent.rewards.scorer import CarrScorer, ScoreOptions, task_from_remote_env_info
+from carr_agent.rewards.run import Trajectory, final_answer, read_history, read_run
+from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
 
 __all__ = [
     "CarrScorer",
@@ -38,8 +41,10 @@ __all__ = [
     "LLMJudge",
     "OutcomeVerdict",
     "ParsedHistory",
+    "RewardOptions",
     "ScoreOptions",
     "SourceEvidence",
+    "Trajectory",
     "advantages",
     "all_entity_labels",
     "answer_body",
@@ -47,15 +52,15 @@ __all__ = [
     "cited_urls",
     "collect_evidence",
     "connected_rubrics",
-    "evidence_from_history",
     "evidence_from_ledger",
     "extract_citations",
     "fill_rubric",
-    "final_answer_of",
+    "final_answer",
     "group_advantages",
     "group_rewards",
     "judge_from_env",
     "parse_entity_labels",
     "parse_history",
-    "task_from_remote_env_info",
+    "read_history",
+    "read_run",
 ]

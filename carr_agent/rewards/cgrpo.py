@@ -26,13 +26,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
-from carr_agent.errors import ConfigError
+from carr_agent.rewards.options import GroupOptions, RubricFor
 from carr_agent.types import RewardResult
-
-RubricFor = Literal["positive", "negative", "all"]
 
 
 def rubric_connected(result: RewardResult) -> float | None:
@@ -100,31 +96,6 @@ RUBRIC_TERMS: dict[str, Callable[[float, float | None, float], float | None]] = 
     "negative": rubric_for_negative,
     "all": rubric_for_all,
 }
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class GroupOptions:
-    """How a group's rewards are combined.
-
-    Attributes:
-        alpha: rubric weight α (paper: 0.3).
-        normalize: divide R_r by the group max (paper: yes).
-        rubric_for: which rollouts get the rubric term (paper: ``"positive"``).
-        connectivity: use the connected R_r (False: fraction supported; the paper's ablation).
-    """
-
-    alpha: float = 0.3
-    normalize: bool = True
-    rubric_for: RubricFor = "positive"
-    connectivity: bool = True
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.rubric_for not in RUBRIC_TERMS:
-            raise ConfigError(
-                f"rubric_for must be one of {sorted(RUBRIC_TERMS)}, got {self.rubric_for!r}"
-            )
 
 
 def group_rewards(

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from carr_agent.errors import ConfigError
-from carr_agent.rewards.history import evidence_from_history
 from carr_agent.rewards.textnorm import content_tokens, tokens
 from carr_agent.types import LedgerRecord
 from carr_agent.urls import normalize_url
@@ -41,7 +40,6 @@ __all__ = [
     "SourceEvidence",
     "build_evidence_context",
     "collect_evidence",
-    "evidence_from_history",
     "evidence_from_ledger",
     "select_relevant",
 ]

@@ -46,28 +46,16 @@ class ParsedHistory:
 
     Attributes:
         records: ledger-like records, one per observation (search hit, opened page, find match).
-        answer: the final assistant message's content.
+        answer: the final answer (:func:`carr_agent.rewards.run.final_answer`), None if none.
         question: the first user message's content, if any (usually question + format
             instructions; judges should get the bare question from ``search_forbidden_strs``).
         warnings: what was skipped and why.
     """
 
     records: tuple[LedgerRecord, ...]
-    answer: str
+    answer: str | None
     question: str | None = None
     warnings: tuple[str, ...] = ()
-
-
-def final_answer_of(history: Sequence[Mapping[str, Any]]) -> str | None:
-    """The final answer text, or None when the last message is not an assistant message with
-    string content (the reference server scores such histories as all zeros)."""
-    if not isinstance(history, Sequence) or isinstance(history, str) or not history:
-        return None
-    last = history[-1]
-    if not isinstance(last, Mapping) or last.get("role") != "assistant":
-        return None
-    content = _text_content(last.get("content"))
-    return content
 
 
 def parse_history(history: Sequence[Mapping[str, Any]]) -> ParsedHistory:
@@ -76,16 +64,12 @@ def parse_history(history: Sequence[Mapping[str, Any]]) -> ParsedHistory:
     Raises:
         HistoryFormatError: the history is structurally malformed (message named by index).
     """
+    from carr_agent.rewards.run import final_answer, text_of
+
     if not isinstance(history, Sequence) or isinstance(history, (str, bytes)):
         raise HistoryFormatError(f"history must be a list of messages, got {type(history).__name__}")
     if not history:
         raise HistoryFormatError("history is empty")
-    answer = final_answer_of(history)
-    if answer is None:
-        raise HistoryFormatError(
-            "the last message of the history must be an assistant message with string content "
-            "(the final answer)"
-        )
     parser = _HistoryParser()
     question = None
     for index, message in enumerate(history):
@@ -93,7 +77,7 @@ def parse_history(history: Sequence[Mapping[str, Any]]) -> ParsedHistory:
             raise HistoryFormatError(f"message {index} is not an object")
         role = message.get("role")
         if role == "user" and question is None:
-            question = _text_content(message.get("content"))
+            question = text_of(message.get("content"))
         elif role == "assistant":
             parser.add_tool_calls(index, message.get("tool_calls"))
         elif role == "tool":
@@ -102,16 +86,10 @@ def parse_history(history: Sequence[Mapping[str, Any]]) -> ParsedHistory:
             raise HistoryFormatError(f"message {index} has unknown role {role!r}")
     return ParsedHistory(
         records=tuple(parser.records),
-        answer=answer,
+        answer=final_answer(history),
         question=question,
         warnings=tuple(parser.warnings),
     )
-
-
-def evidence_from_history(history: Sequence[Mapping[str, Any]]) -> tuple[list[LedgerRecord], str]:
-    """``(ledger-like records, final answer text)`` of a reference-format history."""
-    parsed = parse_history(history)
-    return list(parsed.records), parsed.answer
 
 
 class _HistoryParser:
@@ -289,16 +267,6 @@ def _arguments(raw: Any) -> dict[str, Any]:
     if isinstance(raw, Mapping):
         return dict(raw)
     return json.loads(raw) if raw.strip() else {}
-
-
-def _text_content(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and content and all(
-        isinstance(part, Mapping) and isinstance(part.get("text"), str) for part in content
-    ):
-        return "".join(part["text"] for part in content)
-    return None
 
 
 def _record(

@@ -1,17 +1,11 @@
 """Attach the CaRR score to a LangGraph app: score a finished state, or add a scoring node.
 
-Works on *any* LangGraph app's state, not only this project's agent. Evidence (what the agent was
-shown) is found in this order:
-
-1. ``state["ledger"]``: a list of :class:`~carr_agent.types.LedgerRecord` (this project's graph);
-2. ``ToolMessage.artifact`` values that are ledger records (one record, a list of them, or a
-   mapping with a ``"records"``/``"ledger"`` list): tools that record their evidence as artifacts;
-3. otherwise the messages are converted to the reference ``history`` format and parsed: tool
-   outputs must then be in the reference text formats (``[0] Title: …``/``URL Source:``…), and
-   tools named ``search``/``open``/``find`` (or ``browser.*``).
-
-The final answer is the last message when it is an AI message with text and no tool calls; a
-state without one scores all zeros (as the reference server does for such histories).
+Works on *any* LangGraph app's state, not only this project's agent. The final answer and the
+evidence (what the agent was shown) are read by :mod:`carr_agent.rewards.run`, the one reader of a
+finished run shared by every entry point: ``state["answer"]["text"]`` or the last AI message with
+text (a budget-forced answer counts), and ``state["ledger"]``, ledger records in
+``ToolMessage.artifact``, or else the messages parsed as a reference history. A state without a
+final answer scores all zeros (as the reference server does for such histories).
 
 Scoring a graph's runs (the result carries ``reward`` and ``carr``)::
 
@@ -26,7 +20,6 @@ Tool results that gave no evidence (not a browsing tool, no ledger artifact) are
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
@@ -52,10 +45,22 @@ from typing_extensions import (
 )
 
 from carr_agent.errors import ConfigError, DataError, TaskFormatError
-from carr_agent.rewards.history import parse_history
 from carr_agent.rewards.protocol import result_to_response
+from carr_agent.rewards.run import (
+    TOOL_ALIASES,
+    final_answer,
+    get_key,
+    ledger_from_messages,
+    ledger_from_state,
+    ledger_records_in,
+    messages_to_history,
+    read_run,
+    role_of,
+    tool_calls_of,
+)
+from carr_agent.rewards.scorer import score_trajectory
 from carr_agent.sync import run_coroutine_sync
-from carr_agent.types import LedgerRecord, RewardResult, Task
+from carr_agent.types import RewardResult, Task
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -65,12 +70,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Tool names understood as the reference browser tools when parsing messages.
-TOOL_ALIASES = {
-    "search": "browser.search", "web_search": "browser.search", "browser_search": "browser.search",
-    "open": "browser.open", "open_page": "browser.open", "browser_open": "browser.open",
-    "find": "browser.find", "find_in_page": "browser.find", "browser_find": "browser.find",
-}
 DEFAULT_NODE_NAME = "carr_reward"
 
 
@@ -97,155 +96,6 @@ TaskGetter = Callable[[Any], "Task | Mapping[str, Any]"]
 # --------------------------------------------------------------------------- reading state
 
 
-def _get(state: Any, key: str, default: Any = None) -> Any:
-    if isinstance(state, Mapping):
-        return state.get(key, default)
-    return getattr(state, key, default)
-
-
-def _is_record(value: Any) -> bool:
-    return isinstance(value, Mapping) and isinstance(value.get("url"), str) and isinstance(
-        value.get("text"), str
-    )
-
-
-def ledger_records_in(value: Any) -> list[LedgerRecord]:
-    if _is_record(value):
-        return [value]  # type: ignore[list-item]
-    if isinstance(value, Mapping):
-        for key in ("records", "ledger"):
-            if isinstance(value.get(key), list):
-                return [r for r in value[key] if _is_record(r)]
-        return []
-    if isinstance(value, (list, tuple)):
-        return [r for r in value if _is_record(r)]
-    return []
-
-
-def _role(message: Any) -> str | None:
-    if isinstance(message, Mapping):
-        role = message.get("role") or message.get("type")
-    else:
-        role = getattr(message, "type", None)
-    if not isinstance(role, str):
-        return None
-    return {"ai": "assistant", "human": "user", "AIMessageChunk": "assistant"}.get(role, role)
-
-
-def _text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p if isinstance(p, str) else p.get("text") for p in content
-                 if isinstance(p, str) or (isinstance(p, Mapping) and p.get("type", "text") == "text")]
-        if parts and all(isinstance(p, str) for p in parts):
-            return "".join(parts)  # type: ignore[arg-type]
-    return None
-
-
-def _tool_calls(message: Any) -> list[dict[str, Any]]:
-    """A message's tool calls as ``{"id", "name", "args"}`` (langchain, OpenAI or TRL shape)."""
-    raw = message.get("tool_calls") if isinstance(message, Mapping) else getattr(message, "tool_calls", None)
-    calls: list[dict[str, Any]] = []
-    if not isinstance(raw, (list, tuple)):
-        return calls
-    for call in raw:
-        if not isinstance(call, Mapping):
-            continue
-        function = call.get("function") if isinstance(call.get("function"), Mapping) else None
-        name = call.get("name") or (function or {}).get("name")
-        args = call.get("args", call.get("arguments", (function or {}).get("arguments", {})))
-        calls.append({"id": call.get("id") or call.get("tool_call_id"), "name": name, "args": args})
-    return calls
-
-
-def final_answer(messages: Sequence[Any]) -> str | None:
-    """The final answer: the last message if it is an AI message with text and no tool calls."""
-    if not messages:
-        return None
-    last = messages[-1]
-    if _role(last) != "assistant" or _tool_calls(last):
-        return None
-    content = last.get("content") if isinstance(last, Mapping) else getattr(last, "content", None)
-    text = _text(content)
-    return text if text and text.strip() else None
-
-
-def messages_to_history(messages: Sequence[Any]) -> list[dict[str, Any]]:
-    """Convert langchain messages, OpenAI-style dicts or TRL completions to the reference history.
-
-    Tool results without a ``tool_call_id`` (TRL's tool messages) are matched to the earliest
-    pending call of the same name. Tool names are mapped with :data:`TOOL_ALIASES`.
-    """
-    history: list[dict[str, Any]] = []
-    pending: list[tuple[str, str]] = []  # (call id, original name) awaiting a result
-    counter = 0
-    for message in messages:
-        role = _role(message)
-        content = message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
-        if role in ("user", "system", "developer"):
-            history.append({"role": role, "content": _text(content) or ""})
-        elif role == "assistant":
-            entry: dict[str, Any] = {"role": "assistant"}
-            text = _text(content)
-            if text:
-                entry["content"] = text
-            calls = []
-            for call in _tool_calls(message):
-                counter += 1
-                call_id = str(call["id"] or f"call-{counter}")
-                name = str(call["name"])
-                args = call["args"]
-                pending.append((call_id, name))
-                calls.append({"tool_call_id": call_id, "name": TOOL_ALIASES.get(name, name),
-                              "arguments": args if isinstance(args, str) else json.dumps(args, default=str)})
-            if calls:
-                entry["tool_calls"] = calls
-            history.append(entry)
-        elif role == "tool":
-            call_id = message.get("tool_call_id") if isinstance(message, Mapping) else getattr(
-                message, "tool_call_id", None)
-            name = message.get("name") if isinstance(message, Mapping) else getattr(message, "name", None)
-            if call_id is None:
-                match = next((p for p in pending if p[1] == name), pending[0] if pending else None)
-                call_id = match[0] if match else None
-            pending = [p for p in pending if p[0] != call_id]
-            output = _text(content)
-            if output is None:
-                output = json.dumps(content, default=str) if not isinstance(content, str) else content
-            history.append({"role": "tool", "content": [{"tool_call_id": call_id, "output": output}]})
-    return history
-
-
-def ledger_from_state(state: Any) -> list[LedgerRecord]:
-    """The evidence of a finished state (see the module docstring for the order of sources)."""
-    ledger = _get(state, "ledger")
-    if isinstance(ledger, (list, tuple)) and ledger:
-        return [r for r in ledger if _is_record(r)]
-    messages = list(_get(state, "messages") or [])
-    return ledger_from_messages(messages)
-
-
-def ledger_from_messages(messages: Sequence[Any]) -> list[LedgerRecord]:
-    """Evidence from tool-message artifacts, else by parsing the messages as a reference history.
-
-    Raises:
-        HistoryFormatError: the messages cannot be parsed as a history.
-    """
-    records: list[LedgerRecord] = []
-    for message in messages:
-        if _role(message) == "tool":
-            artifact = message.get("artifact") if isinstance(message, Mapping) else getattr(
-                message, "artifact", None)
-            records.extend(ledger_records_in(artifact))
-    if records:
-        return records
-    history = messages_to_history(messages)
-    if not history or history[-1].get("role") != "assistant" or "content" not in history[-1]:
-        history.append({"role": "assistant", "content": ""})  # parse tool outputs only
-    return list(parse_history(history).records)
-
-
 def ignored_tool_results(messages: Sequence[Any]) -> list[str]:
     """Say which tool results gave no evidence because their tool is not a browsing tool.
 
@@ -257,14 +107,14 @@ def ignored_tool_results(messages: Sequence[Any]) -> list[str]:
     names: dict[str, str] = {}
     ignored: dict[str, int] = {}
     for message in messages:
-        role = _role(message)
+        role = role_of(message)
         if role == "assistant":
-            names.update({str(c["id"]): str(c["name"]) for c in _tool_calls(message) if c["id"]})
-        if role != "tool" or _get(message, "status") == "error":
+            names.update({str(c["id"]): str(c["name"]) for c in tool_calls_of(message) if c["id"]})
+        if role != "tool" or get_key(message, "status") == "error":
             continue
-        name = _get(message, "name") or names.get(str(_get(message, "tool_call_id")), "unknown")
+        name = get_key(message, "name") or names.get(str(get_key(message, "tool_call_id")), "unknown")
         browsing = TOOL_ALIASES.get(name, name) in TOOL_ALIASES.values()
-        if not browsing and not ledger_records_in(_get(message, "artifact")):
+        if not browsing and not ledger_records_in(get_key(message, "artifact")):
             ignored[name] = ignored.get(name, 0) + 1
     return [f"{n} tool result{'s' if n != 1 else ''} ignored: tool {name!r} is not a browsing tool "
             "and has no ledger artifact" for name, n in ignored.items()]
@@ -308,15 +158,13 @@ async def ascore_state(
         TaskFormatError: ``task`` is unusable. HistoryFormatError: messages cannot be parsed.
     """
     the_task = task_from(task)
-    messages = list(_get(state, "messages") or [])
-    ignored = ignored_tool_results(messages)
+    ignored = ignored_tool_results(list(get_key(state, "messages") or []))
     for line in ignored:
         logger.warning("%s", line)
-    answer = final_answer(messages)
-    if answer is None:
+    trajectory = read_run(state)
+    if trajectory.answer is None:
         logger.info("state has no final answer; scored 0")
-        return RewardResult(0.0, 0.0, 0.0, errors=("no final answer", *ignored))
-    result = await scorer.ascore(the_task, answer, ledger_from_state(state), alpha=alpha)
+    result = await score_trajectory(scorer, the_task, trajectory, alpha=alpha)
     return replace(result, errors=(*result.errors, *ignored)) if ignored else result
 
 
@@ -379,7 +227,7 @@ class CarrRewardNode:
             return self.fixed
         if self.task_getter is not None:
             return self.task_getter(state)
-        the_task = _get(state, self.task_key)
+        the_task = get_key(state, self.task_key)
         if the_task is None:
             raise TaskFormatError(
                 f"the state has no {self.task_key!r}: pass the task in the graph input "

@@ -1,7 +1,10 @@
-"""The reference reward server's ``POST /evaluate`` wire format: request validation, responses.
+"""The reference reward server's ``POST /evaluate`` wire format: the one request parser, responses.
 
-Pure functions over plain JSON data, shared by the HTTP server (:mod:`carr_agent.rewards.server`)
-and the batch scorer (``carr-agent score``), so both accept and produce exactly the same shapes.
+Every entry point that takes a reference-format request (the HTTP server
+(:mod:`carr_agent.rewards.server`), the batch scorer ``carr-agent score``, and
+``CarrScorer.score_history``) parses it with :func:`parse_request` and scores it with
+:func:`score_request`, so they accept the same bodies and give the same reward. The TRL function
+reads a ``remote_env_info`` column with the same :func:`task_from_env_info`.
 
 Request (all four top-level keys required, as in the reference)::
 
@@ -27,17 +30,22 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from carr_agent.errors import DataError
+from carr_agent.errors import TaskFormatError
+from carr_agent.rewards.options import REQUEST_DEFAULT_ALPHA
 from carr_agent.rewards.rubrics import rubrics_problem
+from carr_agent.rewards.run import Trajectory, read_history
 from carr_agent.types import RewardResult, RubricScore, Task
+
+if TYPE_CHECKING:
+    from carr_agent.rewards.scorer import CarrScorer
 
 #: The keys the reference requires, in the order it checks them.
 REQUIRED_KEYS = ("history", "label", "task_unfinished", "remote_env_info")
 
 
-class RequestError(DataError):
+class RequestError(TaskFormatError):
     """An ``/evaluate`` request that cannot be scored; carries the HTTP status to answer with.
 
     Attributes:
@@ -63,7 +71,7 @@ class EvaluateRequest:
         task_unfinished: the rollout ended without an answer (scored all zeros).
         question: ``remote_env_info.search_forbidden_strs[0]``: the bare question judges see.
         rubrics: the rubrics (may be empty: rubric reward 0).
-        alpha: ``rubric_reward_ratio`` (reference default 0: outcome only).
+        alpha: ``rubric_reward_ratio`` (absent: :data:`REQUEST_DEFAULT_ALPHA`, 0 as the reference).
         entities: gold entity values (this project's extension), or None.
         forbidden_strs: all of ``search_forbidden_strs``.
         remote_env_info: the raw object, passed on untouched.
@@ -135,6 +143,32 @@ def parse_request(body: Any) -> EvaluateRequest:
     if unfinished:
         return EvaluateRequest(history=list(history), label=label, task_unfinished=True,
                                question="", rubrics=(), alpha=0.0, remote_env_info=dict(info))
+    task, alpha = task_from_env_info(label, info)
+    return EvaluateRequest(
+        history=list(history),
+        label=label,
+        task_unfinished=False,
+        question=task.question,
+        rubrics=task.rubrics,
+        alpha=alpha,
+        entities=task.entities,
+        forbidden_strs=task.forbidden_strs,
+        remote_env_info=dict(info),
+    )
+
+
+def task_from_env_info(
+    label: str, info: Mapping[str, Any], *, task_id: str = "request"
+) -> tuple[Task, float]:
+    """The task and α of a request's ``remote_env_info`` (also a TRL dataset's column).
+
+    The question is ``search_forbidden_strs[0]``; rubrics default to none; gold ``entities`` (this
+    project's extension) are kept; α is ``rubric_reward_ratio``, :data:`REQUEST_DEFAULT_ALPHA`
+    when absent or null.
+
+    Raises:
+        RequestError: a key is missing or has a bad value (named).
+    """
     forbidden = _string_list(info, "search_forbidden_strs", required=True)
     if not forbidden:
         raise RequestError(
@@ -146,36 +180,43 @@ def parse_request(body: Any) -> EvaluateRequest:
     problem = rubrics_problem(rubrics) if alpha > 0 else None
     if problem is not None:
         raise RequestError(f"'remote_env_info.rubrics': {problem}", key="remote_env_info.rubrics")
-    return EvaluateRequest(
-        history=list(history),
-        label=label,
-        task_unfinished=False,
+    task = Task(
+        id=task_id,
         question=forbidden[0],
+        label=label,
         rubrics=tuple(rubrics),
-        alpha=alpha,
         entities=_entities(info),
         forbidden_strs=tuple(forbidden),
-        remote_env_info=dict(info),
     )
+    return task, alpha
 
 
-def has_final_answer(history: list[dict[str, Any]]) -> bool:
-    """The reference's check: the last message is an assistant message with ``content``.
+def request_trajectory(request: EvaluateRequest) -> Trajectory:
+    """The final answer and evidence of a request's history. The tool outputs are parsed only
+    when the score reads them (α > 0 and some rubrics), as the reference does.
 
-    Content must also be text (a string, or a list of text parts): the reference would crash on
-    anything else; here such a history is scored as having no answer.
+    Raises:
+        HistoryFormatError: the evidence is needed and the history is malformed.
     """
-    if not history:
-        return False
-    last = history[-1]
-    if last.get("role") != "assistant" or "content" not in last:
-        return False
-    content = last["content"]
-    if isinstance(content, str):
-        return True
-    return isinstance(content, list) and bool(content) and all(
-        isinstance(part, Mapping) and isinstance(part.get("text"), str) for part in content
-    )
+    return read_history(request.history, evidence=request.alpha > 0 and bool(request.rubrics))
+
+
+async def score_request(scorer: CarrScorer, request: EvaluateRequest) -> RewardResult:
+    """The reward of a parsed request: zeros for an unfinished task or a history without a final
+    answer (no judging), else the scorer's result with the request's α.
+
+    The tool outputs are parsed only when the score reads them (α > 0 and some rubrics), as the
+    reference does: a malformed tool part cannot fail an outcome-only request.
+
+    Raises:
+        HistoryFormatError: the evidence is needed and the history is malformed.
+    """
+    if request.task_unfinished:
+        return RewardResult(0.0, 0.0, 0.0, errors=("task unfinished",))
+    trajectory = request_trajectory(request)
+    from carr_agent.rewards.scorer import score_trajectory
+
+    return await score_trajectory(scorer, request.task(), trajectory, alpha=request.alpha)
 
 
 def zero_response() -> dict[str, Any]:
@@ -269,9 +310,9 @@ def _string_list(info: Mapping[str, Any], key: str, *, required: bool) -> list[s
 
 def _alpha(info: Mapping[str, Any]) -> float:
     path = "remote_env_info.rubric_reward_ratio"
-    value = info.get("rubric_reward_ratio", 0)
+    value = info.get("rubric_reward_ratio", REQUEST_DEFAULT_ALPHA)
     if value is None:
-        value = 0
+        value = REQUEST_DEFAULT_ALPHA
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RequestError(f"'{path}' must be a number in [0, 1], got {_json_type(value)}", key=path)
     alpha = float(value)

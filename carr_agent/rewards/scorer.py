@@ -21,59 +21,23 @@ from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from carr_agent.errors import CarrError, ConfigError, JudgeError, TaskFormatError
+from carr_agent.errors import CarrError, ConfigError, JudgeError
 from carr_agent.rewards.citations import answer_body, cited_urls
 from carr_agent.rewards.connectivity import connected_rubrics
-from carr_agent.rewards.evidence import EvidenceMode, build_evidence_context, collect_evidence
-from carr_agent.rewards.history import parse_history
+from carr_agent.rewards.evidence import build_evidence_context, collect_evidence
 from carr_agent.rewards.judges.base import Judge, OutcomeVerdict
+from carr_agent.rewards.options import ScoreOptions
 from carr_agent.rewards.rubrics import (
     entity_values_for,
     fill_rubric,
     parse_entity_labels,
     partial_fill,
 )
+from carr_agent.rewards.run import NO_FINAL_ANSWER, Trajectory
 from carr_agent.types import LedgerRecord, RewardResult, RubricScore, Task
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ScoreOptions:
-    """How a trajectory is scored.
-
-    Attributes:
-        alpha: rubric weight α in ``(1 − α)·R_o + α·R_r`` (paper: 0.3).
-        connectivity: require supported rubrics to be connected to E0 (False: the paper's
-            ablation, R_r = fraction of supported rubrics).
-        max_cited_urls: how many cited sources with evidence the support judge reads (ref.: 20).
-        evidence_mode: ``"full"`` (default; the reference construction) or ``"relevant"``
-            (long sources cut to their statement-related passages; see :mod:`evidence`).
-        relevant_threshold: evidence length (chars) above which ``"relevant"`` shortens a source.
-        relevant_budget: characters kept per shortened source.
-        concurrency: trajectories scored at once by :meth:`CarrScorer.ascore_many`.
-    """
-
-    alpha: float = 0.3
-    connectivity: bool = True
-    max_cited_urls: int = 20
-    evidence_mode: EvidenceMode = "full"
-    relevant_threshold: int = 6000
-    relevant_budget: int = 3000
-    concurrency: int = 8
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.max_cited_urls < 1:
-            raise ConfigError(f"max_cited_urls must be >= 1, got {self.max_cited_urls}")
-        if self.evidence_mode not in ("full", "relevant"):
-            raise ConfigError(f"evidence_mode must be 'full' or 'relevant', got {self.evidence_mode!r}")
-        if self.relevant_threshold < 0 or self.relevant_budget < 1:
-            raise ConfigError("relevant_threshold must be >= 0 and relevant_budget >= 1")
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be >= 1, got {self.concurrency}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +94,21 @@ class CarrScorer:
         label: str,
         remote_env_info: Mapping[str, Any],
     ) -> RewardResult:
-        """Score a reference-format history (the reward server's request fields).
-
-        The judges see ``remote_env_info["search_forbidden_strs"][0]`` as the question;
-        ``remote_env_info["rubric_reward_ratio"]`` overrides α when present.
+        """Score the fields of a reference ``/evaluate`` request, exactly as the reward server does
+        (the same request parser and reader): the judges see
+        ``remote_env_info["search_forbidden_strs"][0]``, α is ``rubric_reward_ratio`` (0 when
+        absent, as the reference), gold ``entities`` are kept.
 
         Raises:
+            TaskFormatError: the fields are not a valid request (a
+                :class:`~carr_agent.rewards.protocol.RequestError` naming the key).
             HistoryFormatError: the history is malformed (see :mod:`history`).
-            TaskFormatError: ``remote_env_info`` lacks the question or has bad rubrics/ratio.
         """
-        task, alpha = task_from_remote_env_info(label, remote_env_info)
-        parsed = parse_history(history)
-        return await self.ascore(task, parsed.answer, parsed.records, alpha=alpha)
+        from carr_agent.rewards.protocol import parse_request, score_request
+
+        request = parse_request({"history": history, "label": label, "task_unfinished": False,
+                                 "remote_env_info": remote_env_info})
+        return await score_request(self, request)
 
     def score_history(
         self, history: Sequence[Mapping[str, Any]], label: str, remote_env_info: Mapping[str, Any]
@@ -272,31 +239,18 @@ class CarrScorer:
         )
 
 
-def task_from_remote_env_info(label: str, remote_env_info: Mapping[str, Any]) -> tuple[Task, float | None]:
-    """A :class:`Task` (and the α override) from the reference request's ``remote_env_info``."""
-    if not isinstance(remote_env_info, Mapping):
-        raise TaskFormatError("remote_env_info must be an object")
-    forbidden = remote_env_info.get("search_forbidden_strs")
-    if not isinstance(forbidden, list) or not forbidden or not isinstance(forbidden[0], str):
-        raise TaskFormatError(
-            "remote_env_info.search_forbidden_strs must be a non-empty list whose first item is "
-            "the question"
-        )
-    rubrics = remote_env_info.get("rubrics", [])
-    if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
-        raise TaskFormatError("remote_env_info.rubrics must be a list of strings")
-    ratio = remote_env_info.get("rubric_reward_ratio")
-    if ratio is not None and (
-        isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1
-    ):
-        raise TaskFormatError("remote_env_info.rubric_reward_ratio must be a number in [0, 1]")
-    if not isinstance(label, str):
-        raise TaskFormatError("label must be a string")
-    task = Task(
-        id="request", question=forbidden[0], label=label, rubrics=tuple(rubrics),
-        forbidden_strs=tuple(str(s) for s in forbidden),
-    )
-    return task, (float(ratio) if ratio is not None else None)
+async def score_trajectory(
+    scorer: CarrScorer, task: Task, trajectory: Trajectory, *, alpha: float | None = None
+) -> RewardResult:
+    """Score a finished run read by :mod:`carr_agent.rewards.run`: all zeros, without judging,
+    when it has no final answer (as the reference server), else ``scorer.ascore``.
+
+    Every entry point scores runs through this function (any object with
+    :meth:`CarrScorer.ascore` works as ``scorer``).
+    """
+    if trajectory.answer is None:
+        return RewardResult(0.0, 0.0, 0.0, errors=(NO_FINAL_ANSWER,))
+    return await scorer.ascore(task, trajectory.answer, trajectory.ledger, alpha=alpha)
 
 
 def _combine(
@@ -354,4 +308,4 @@ def _progress(total: int) -> Any:
     return tqdm(total=total, desc="scoring", unit="traj")
 
 
-__all__ = ["CarrScorer", "ScoreOptions", "task_from_remote_env_info"]
+__all__ = ["CarrScorer", "ScoreOptions", "score_trajectory"]

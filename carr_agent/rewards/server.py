@@ -42,20 +42,21 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from carr_agent.errors import ConfigError, DataError, JudgeError
-from carr_agent.rewards.history import ParsedHistory, parse_history
 from carr_agent.rewards.jsonbody import BodyError, canonical_bytes, check_content_type, decode_json
 from carr_agent.rewards.metrics import Counter, Gauge, Histogram, Registry
 from carr_agent.rewards.protocol import (
     EvaluateRequest,
     RequestError,
     error_response,
-    has_final_answer,
     parse_request,
+    request_trajectory,
     result_to_response,
     zero_response,
 )
 from carr_agent.rewards.response_cache import ResponseCache
 from carr_agent.rewards.rubrics import ROOT_ENTITY, all_entity_labels
+from carr_agent.rewards.run import Trajectory, final_answer
+from carr_agent.rewards.scorer import score_trajectory
 from carr_agent.rewards.textnorm import normalize_text
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class _Job:
     route: str
     scorer: CarrScorer
     request: EvaluateRequest
-    parsed: ParsedHistory
+    parsed: Trajectory
 
 
 class _ServerMetrics:
@@ -303,7 +304,7 @@ class RewardService:
     def _prepare(self, body: Any) -> _Job | _Outcome:
         """Validate, route, look up the cache, parse the history (in a worker thread)."""
         request = parse_request(body)
-        if request.task_unfinished or not has_final_answer(request.history):
+        if request.task_unfinished or final_answer(request.history) is None:
             return _Outcome(200, _ZERO, "zero")
         scorer = self._scorer_for(request)
         route = "llm" if scorer is self.llm_scorer else "gold"
@@ -313,7 +314,7 @@ class RewardService:
             self.stats.cache_hits += 1
             return _Outcome(200, cached, "cached")
         try:
-            parsed = parse_history(request.history)
+            parsed = request_trajectory(request)
         except DataError as exc:
             raise RequestError(str(exc)) from exc
         return _Job(key=key, route=route, scorer=scorer, request=request, parsed=parsed)
@@ -380,10 +381,8 @@ class RewardService:
         request, parsed = job.request, job.parsed
         if job.route == "gold":  # pure CPU: the whole scoring in a worker thread
             return await asyncio.to_thread(
-                _score_in_thread, job.scorer, request.task(), parsed.answer, parsed.records,
-                request.alpha)
-        return await job.scorer.ascore(request.task(), parsed.answer, parsed.records,
-                                       alpha=request.alpha)
+                _score_in_thread, job.scorer, request.task(), parsed, request.alpha)
+        return await score_trajectory(job.scorer, request.task(), parsed, alpha=request.alpha)
 
     def _scorer_for(self, request: EvaluateRequest) -> CarrScorer:
         choice = self.options.judge
@@ -555,9 +554,9 @@ def _guarded(prepare: Callable[[], _Job | _Outcome]) -> _Job | _Outcome:
         return _Outcome(exc.status, orjson.dumps(_problem(str(exc), key=exc.key)))
 
 
-def _score_in_thread(scorer: CarrScorer, task: Task, answer: str, records: Sequence[Any],
+def _score_in_thread(scorer: CarrScorer, task: Task, trajectory: Trajectory,
                      alpha: float) -> RewardResult:
-    return asyncio.run(scorer.ascore(task, answer, records, alpha=alpha))
+    return asyncio.run(score_trajectory(scorer, task, trajectory, alpha=alpha))
 
 
 def _check_gold_values(request: EvaluateRequest) -> None:

@@ -5,20 +5,25 @@ other than ``prompt`` as a per-completion list (and ``trainer_state``, ``log_ext
 ``log_metric``). The function returned by :func:`make_carr_reward_func` reads the task from these
 columns:
 
-* ``label`` (or ``answer`` / ``solution``): the gold answer (required);
-* ``rubrics``: list of rubric strings (optional; no rubrics → rubric reward 0);
-* ``question``: the bare question (else ``remote_env_info.search_forbidden_strs[0]``, else the
-  prompt's last user message);
-* ``entities`` / ``aliases``: gold values for the deterministic judge (optional);
-* ``remote_env_info``: the reference dataset layout (``search_forbidden_strs``, ``rubrics``);
+* ``label`` (or ``answer`` / ``solution``): the gold answer (required: a dataset without any of
+  these columns is a configuration error, raised at the first call);
+* ``remote_env_info``: the reference dataset layout; when it holds ``search_forbidden_strs`` the
+  task is read from it by the reward server's own parser
+  (:func:`carr_agent.rewards.protocol.task_from_env_info`: question, rubrics, gold ``entities``);
+  its ``rubric_reward_ratio`` is not used: α is this function's option;
+* otherwise ``question`` (else the prompt's last user message), ``rubrics`` (optional; none →
+  rubric reward 0) and ``entities``;
+* ``aliases``: accepted answer variants for the deterministic judge (optional);
 * ``ledger``: evidence records for plain-text completions (optional).
 
 Completions may be strings (the answer; evidence from a ``ledger`` column, else none) or
-conversational message lists; tool calls and tool results in them are the evidence (tool outputs
-in the reference text formats, or tool messages whose ``artifact`` holds ledger records).
+conversational message lists, read by :func:`carr_agent.rewards.run.read_run` like every other
+finished run: tool calls and tool results in them are the evidence (tool outputs in the reference
+text formats, or tool messages whose ``artifact`` holds ledger records).
 
-It returns one float per completion, or ``None`` where judging failed: TRL turns None into NaN,
-leaves it out of the group statistics and gives it advantage 0, which is what CaRR asks for.
+It returns one float per completion, or ``None`` where judging failed (and only then): TRL turns
+None into NaN, leaves it out of the group statistics and gives it advantage 0, which is what CaRR
+asks for. Unusable data (a missing column, a row without a question) raises.
 With ``group=GroupOptions(...)`` the rewards are the C-GRPO combination over each group of
 ``num_generations`` consecutive completions (TRL's sampler keeps a prompt's generations together
 within a process batch).
@@ -29,17 +34,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from carr_agent.errors import CarrError, ConfigError, TaskFormatError
-from carr_agent.rewards.cgrpo import GroupOptions, group_rewards
-from carr_agent.rewards.hooks import (
-    final_answer,
-    ledger_from_messages,
-    ledger_records_in,
-    task_from,
-)
-from carr_agent.types import LedgerRecord, RewardResult, Task
+from carr_agent.errors import ConfigError, TaskFormatError
+from carr_agent.rewards.cgrpo import group_rewards
+from carr_agent.rewards.hooks import task_from
+from carr_agent.rewards.options import GroupOptions, RewardOptions
+from carr_agent.rewards.protocol import task_from_env_info
+from carr_agent.rewards.run import Trajectory, final_answer, ledger_records_in, read_run
+from carr_agent.rewards.scorer import score_trajectory
+from carr_agent.types import RewardResult, Task
 
 if TYPE_CHECKING:
     from carr_agent.rewards.scorer import CarrScorer
@@ -73,48 +78,49 @@ def task_for(prompt: Any, kwargs: Mapping[str, Any], i: int) -> Task:
     """The :class:`Task` of completion ``i`` from the dataset columns (see the module docstring).
 
     Raises:
-        TaskFormatError: no gold answer column, or no question anywhere.
+        TaskFormatError: row ``i`` has no gold answer or no question, or a bad ``remote_env_info``.
     """
-    info = _column(kwargs, "remote_env_info", i)
-    info = info if isinstance(info, Mapping) else {}
     label = next((v for k in _LABEL_KEYS if (v := _column(kwargs, k, i)) is not None), None)
     if label is None:
-        raise TaskFormatError("the dataset needs a 'label' (or 'answer'/'solution') column")
-    forbidden = info.get("search_forbidden_strs") or ()
-    question = _column(kwargs, "question", i) or (forbidden[0] if forbidden else None) or (
-        _prompt_question(prompt))
-    if not question:
-        raise TaskFormatError("no question: add a 'question' column or a user message prompt")
-    rubrics = _column(kwargs, "rubrics", i)
-    if rubrics is None:
-        rubrics = info.get("rubrics") or ()
-    task: dict[str, Any] = {
-        "id": str(_column(kwargs, "id", i) or f"row{i}"),
-        "question": question,
-        "label": str(label),
-        "rubrics": list(rubrics),
-        "forbidden_strs": list(forbidden),
-    }
-    entities = _column(kwargs, "entities", i) or info.get("entities")
-    if entities:
-        task["entities"] = {str(k): str(v) for k, v in entities.items() if v is not None}
+        raise TaskFormatError(f"row {i}: the gold answer ('label') is null")
+    task_id = str(_column(kwargs, "id", i) or f"row{i}")
+    info = _column(kwargs, "remote_env_info", i)
+    info = info if isinstance(info, Mapping) else {}
+    task: dict[str, Any]
+    if info.get("search_forbidden_strs"):
+        request_task, _ = task_from_env_info(str(label), info, task_id=task_id)
+        task = {"id": task_id, "question": request_task.question, "label": request_task.label,
+                "rubrics": list(request_task.rubrics), "entities": request_task.entities,
+                "forbidden_strs": list(request_task.forbidden_strs)}
+    else:
+        question = _column(kwargs, "question", i) or _prompt_question(prompt)
+        if not question:
+            raise TaskFormatError(
+                f"row {i}: no question: add a 'question' column or a user message prompt")
+        rubrics = _column(kwargs, "rubrics", i)
+        task = {"id": task_id, "question": question, "label": str(label),
+                "rubrics": list(rubrics if rubrics is not None else info.get("rubrics") or ())}
+    entities = task.get("entities") or _column(kwargs, "entities", i)
+    task["entities"] = (
+        {str(k): str(v) for k, v in entities.items() if v is not None} if entities else None)
     aliases = _column(kwargs, "aliases", i)
     if aliases:
         task["metadata"] = {"aliases": aliases}
     return task_from(task)
 
 
-def answer_and_evidence(completion: Any, ledger: Any = None) -> tuple[str | None, list[LedgerRecord]]:
-    """``(final answer or None, evidence records)`` of one TRL completion."""
+def trajectory_of(completion: Any, ledger: Any = None) -> Trajectory:
+    """The final answer and evidence of one TRL completion (a string or a message list), read by
+    the one run reader; a ``ledger`` column value, when given, is the evidence."""
     if isinstance(completion, str):
-        return completion, ledger_records_in(ledger) if ledger is not None else []
+        records = tuple(ledger_records_in(ledger)) if ledger is not None else ()
+        return Trajectory(completion if completion.strip() else None, records)
     if isinstance(completion, Mapping):
         completion = [completion]
     messages = list(completion or [])
-    answer = final_answer(messages)
     if ledger is not None:
-        return answer, ledger_records_in(ledger)
-    return answer, ledger_from_messages(messages) if answer is not None else []
+        return Trajectory(final_answer(messages), tuple(ledger_records_in(ledger)))
+    return read_run(messages)
 
 
 async def score_completions(
@@ -127,20 +133,23 @@ async def score_completions(
 ) -> list[RewardResult]:
     """The :class:`RewardResult` of each TRL completion, concurrently, in batch order.
 
-    A completion without a final answer scores all zeros (as the reference server does); one
-    whose task or evidence cannot be read is unknown (its reason in ``errors``).
+    A completion without a final answer scores all zeros (as the reference server does); a judge
+    failure is unknown (None, its reason in ``errors``), and only that.
+
+    Raises:
+        ConfigError: the columns have no gold answer (``label``/``answer``/``solution``).
+        DataError: a row or completion cannot be read (named by its index).
     """
+    if not any(key in columns for key in _LABEL_KEYS):
+        raise ConfigError(
+            "the CaRR reward needs the gold answer: the dataset has no 'label' column (nor "
+            f"'answer'/'solution'); the columns here: {sorted(columns) or 'none'}"
+        )
 
     async def one(i: int, prompt: Any, completion: Any) -> RewardResult:
-        try:
-            task = task_for(prompt, columns, i)
-            answer, ledger = answer_and_evidence(completion, _column(columns, "ledger", i))
-            if answer is None:
-                return RewardResult(0.0, 0.0, 0.0, errors=("no final answer",))
-            return await scorer.ascore(task, answer, ledger, alpha=alpha)
-        except CarrError as exc:
-            logger.warning("completion %d not scored: %s", i, exc)
-            return RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
+        task = task_for(prompt, columns, i)
+        trajectory = trajectory_of(completion, _column(columns, "ledger", i))
+        return await score_trajectory(scorer, task, trajectory, alpha=alpha)
 
     pairs = enumerate(zip(prompts, completions, strict=True))
     return list(await asyncio.gather(*(one(i, p, c) for i, (p, c) in pairs)))
@@ -149,6 +158,7 @@ async def score_completions(
 def make_carr_reward_func(
     scorer: CarrScorer,
     *,
+    options: RewardOptions | None = None,
     alpha: float | None = None,
     group: GroupOptions | None = None,
     num_generations: int | None = None,
@@ -158,15 +168,29 @@ def make_carr_reward_func(
 
     Args:
         scorer: the scorer (its judge decides LLM vs deterministic).
+        options: all reward options at once (α and the group combination); instead of
+            ``alpha``/``group``.
         alpha: rubric weight α (default: the scorer's ``options.alpha``).
         group: combine rewards C-GRPO-style within groups (None: the per-rollout mixture
-            ``(1 − α)·R_o + α·R_r``, as the reference server returns it).
+            ``(1 − α)·R_o + α·R_r``, as the reference server returns it). Its α must be the
+            scoring α.
         num_generations: group size, required with ``group`` (= ``GRPOConfig.num_generations``).
         log_metrics: report mean outcome/rubric rewards and the unknown rate via ``log_metric``.
 
     Returns:
         ``async def carr_reward(prompts, completions, completion_ids=None, **kwargs)``.
+
+    Raises:
+        ConfigError: inconsistent options (now), or (at the first call) a dataset without a gold
+            answer column.
     """
+    if options is not None:
+        if alpha is not None or group is not None:
+            raise ConfigError("pass options=, or alpha=/group=, not both")
+        alpha, group = options.alpha, options.group
+    else:
+        score = scorer.options if alpha is None else replace(scorer.options, alpha=alpha)
+        RewardOptions(score=score, group=group)  # validates that α agrees
     if group is not None and (num_generations is None or num_generations < 1):
         raise ConfigError("group rewards need num_generations (GRPOConfig.num_generations)")
 
@@ -218,10 +242,10 @@ def log_reward_metrics(log_metric: Callable[[str, float], None], results: Sequen
 carr_reward_func = make_carr_reward_func
 
 __all__ = [
-    "answer_and_evidence",
     "carr_reward_func",
     "log_reward_metrics",
     "make_carr_reward_func",
     "score_completions",
     "task_for",
+    "trajectory_of",
 ]

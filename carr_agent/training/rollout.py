@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from carr_agent.errors import CarrError, JudgeError
+from carr_agent.rewards.run import Trajectory, final_answer
+from carr_agent.rewards.scorer import score_trajectory
 from carr_agent.training.assembly import (
     TokenMismatchError,
     TokenTrajectory,
@@ -123,16 +125,6 @@ class Rollout:
         }
 
 
-def _final_answer_text(state: dict[str, Any]) -> str:
-    answer = state.get("answer") or {}
-    if isinstance(answer, dict) and isinstance(answer.get("text"), str):
-        return answer["text"]
-    for m in reversed(state.get("messages") or []):
-        if isinstance(m, AIMessage) and not m.tool_calls:
-            return m.text
-    return ""
-
-
 class RolloutRunner:
     """Runs groups of rollouts of one policy through the agent graph and scores them.
 
@@ -226,7 +218,7 @@ class RolloutRunner:
         seconds = time.perf_counter() - start
         turns = recorder.turns
         trajectory, exclusion = self._assemble(turns, state, capture)
-        answer_text = _final_answer_text(state)
+        answer_text = final_answer(state) or ""
         answer = state.get("answer") or {}
         citations = answer.get("citations") if isinstance(answer, dict) else None
         if citations is None:
@@ -279,7 +271,8 @@ class RolloutRunner:
             if r.exclusion is not None and r.exclusion.startswith("failed"):
                 return None
             try:
-                return await self.scorer.ascore(r.task, r.answer_text, r.ledger)
+                trajectory = Trajectory(r.answer_text or None, tuple(r.ledger))
+                return await score_trajectory(self.scorer, r.task, trajectory)
             except JudgeError as exc:
                 logger.warning("scoring %s/%d failed (reward unknown): %s", r.task.id, r.slot, exc)
                 return None

@@ -102,23 +102,22 @@ def _scorer(factory: str | None, connectivity: bool) -> CarrScorer:
 async def _score(
     scorer: CarrScorer, solution_str: str, ground_truth: Any, info: Mapping[str, Any], alpha: float
 ) -> RewardResult:
-    from carr_agent.rewards.history import parse_history
-    from carr_agent.rewards.hooks import ledger_records_in
+    from carr_agent.rewards.run import Trajectory, ledger_records_in, read_history
     from carr_agent.rewards.trl import task_for
 
     columns = {key: [value] for key, value in info.items()}
     columns["label"] = [ground_truth]
     task = task_for(None, columns, 0)
     if info.get("history") is not None:
-        parsed = parse_history(info["history"])
-        answer, ledger = parsed.answer, parsed.records
+        trajectory = read_history(info["history"])
     else:
         answer = info.get("carr_answer")
         answer = answer if isinstance(answer, str) else solution_str
         ledger = ledger_records_in(info.get("carr_ledger") or [])
-    if not answer:
-        return RewardResult(0.0, 0.0, 0.0, errors=("no final answer",))
-    return await scorer.ascore(task, answer, ledger, alpha=alpha)
+        trajectory = Trajectory(answer if answer.strip() else None, tuple(ledger))
+    from carr_agent.rewards.scorer import score_trajectory
+
+    return await score_trajectory(scorer, task, trajectory, alpha=alpha)
 
 
 async def compute_score(
