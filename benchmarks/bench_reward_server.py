@@ -1,26 +1,28 @@
 """Reward-server throughput: trajectories scored per second through ``carr-agent serve-reward``.
 
-Two real processes: the OpenAI-compatible fake judge (``carr_agent.testing.fake_judge_server``)
-answering every completion after a fixed latency (default 200 ms, a fast hosted judge), and
-``carr-agent serve-reward --judge llm`` pointed at it (judge cache off, so every request really
-calls the judge). Requests are reference-format ``/evaluate`` bodies built from trajectories that
-drove the real ``Browser`` over the example corpus (see ``bench_judge_cost.py``).
+The harness of the reference measurement: distinct requests whose judge prompts all differ, judge
+cache off, an OpenAI-compatible judge answering every completion after a fixed latency (default
+200 ms: ``carr_agent.testing.fake_judge_server``, a real process), and the server, the judge and
+this client sharing the machine. Requests are reference-format ``/evaluate`` bodies built from
+trajectories that drove the real ``Browser`` over the example corpus (``bench_judge_cost.py``).
 
-Measured in the same run:
+``carr-agent serve-reward`` runs with its DEFAULT command line (only the judge's address and
+``--judge-cache off``). Measured in the same run, as the baseline:
 
-* ``naive sequential`` (baseline): what the reference's per-request flow costs: the three judge
-  round-trips of one trajectory (entities, support, outcome) one after another, one trajectory at
-  a time, sent by this script straight to the same fake judge with the same prompts;
-* the server at client concurrency 1, 16, 64 (``--concurrency``), every request distinct (no
-  cache hits): entity identification ‖ outcome run concurrently inside a request, requests
-  concurrently across the server;
-* identical retries: one request body sent ``--retries`` times at concurrency 16: answered once,
-  then from the in-flight join / response cache.
+* with ``--reference DIR`` (a THUDM/CaRR checkout, or its ``deepsearch_rm_with_rubrics`` folder):
+  the reference reward server (``launch_server.py``, run by ``--reference-python``, which needs
+  fastapi, uvicorn and openai) against the same judge, at the same client concurrencies;
+* otherwise ``naive sequential``: the three judge round-trips of one trajectory (entities,
+  support, outcome) one after another, one trajectory at a time, sent by this script straight to
+  the judge with the same prompts.
 
-Reported per row: trajectories/s, speedup over the baseline, judge calls per trajectory (from the
-fake judge's ``GET /stats``), client-side p50/p99 latency, the server's peak RSS (psutil).
+Reported per row: trajectories/s, speedup over the baseline (at the same concurrency when the
+reference runs), judge calls per trajectory (the judge's ``GET /stats``), client-side p50/p99
+latency, the server's CPU time per trajectory and peak RSS (psutil, children included), errors.
+A last row sends one body ``--retries`` times at concurrency 16 (in-flight join / response cache).
 
-    python benchmarks/bench_reward_server.py --latency-ms 200 --concurrency 1 16 64 --requests 256
+    python benchmarks/bench_reward_server.py --latency-ms 200 --concurrency 1 16 64 --requests 512
+    python benchmarks/bench_reward_server.py --reference /path/to/CaRR --reference-python /venv/bin/python
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ import argparse
 import asyncio
 import copy
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,7 @@ from carr_agent.rewards.judges.prompts import (
 from carr_agent.rewards.rubrics import all_entity_labels, fill_rubric
 
 ALPHA = 0.3
+logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- processes
@@ -74,23 +78,25 @@ def carr_agent_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "carr_agent.cli"]
 
 
-def start(cmd: list[str], port: int, log: Path, *, timeout: float = 90.0) -> subprocess.Popen:
-    """Start a server process and wait for ``GET /health`` (the log names a failed start)."""
+def start(cmd: list[str], port: int, log: Path, *, timeout: float = 90.0,
+          cwd: Path | None = None, ready: str = "/health") -> subprocess.Popen:
+    """Start a server process and wait until ``GET ready`` answers (any HTTP status will do:
+    the reference server has no health route); the log names a failed start."""
     fh = log.open("wb")
-    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}: "
                                f"{log.read_text(errors='replace')[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
-                return proc
+            httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1.0)
+            return proc
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"{cmd} did not answer /health on port {port} within {timeout} s")
+    raise RuntimeError(f"{cmd} did not answer on port {port} within {timeout} s")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -154,9 +160,25 @@ async def naive_sequential(judge: str, bodies: Sequence[dict[str, Any]]) -> dict
     return {"elapsed": elapsed, "latencies": latencies, "errors": 0}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 async def drive(url: str, bodies: Sequence[dict[str, Any]], concurrency: int,
                 server_pid: int) -> dict[str, Any]:
-    """POST every body with ``concurrency`` requests in flight; sample the server's RSS."""
+    """POST every body with ``concurrency`` requests in flight; sample the server's RSS and
+    measure its CPU time."""
     import psutil
 
     proc = psutil.Process(server_pid)
@@ -166,6 +188,7 @@ async def drive(url: str, bodies: Sequence[dict[str, Any]], concurrency: int,
     rewards: list[float] = []
     limit = asyncio.Semaphore(concurrency)
     done = asyncio.Event()
+    encoded = [json.dumps(b).encode() for b in bodies]
 
     async def sample() -> None:
         while not done.is_set():
@@ -174,11 +197,16 @@ async def drive(url: str, bodies: Sequence[dict[str, Any]], concurrency: int,
 
     async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=concurrency)) as client:
 
-        async def one(body: dict[str, Any]) -> None:
+        async def one(body: bytes) -> None:
             async with limit:
                 t = time.perf_counter()
-                resp = await client.post(f"{url}/evaluate", content=json.dumps(body),
-                                         headers={"content-type": "application/json"})
+                try:
+                    resp = await client.post(f"{url}/evaluate", content=body,
+                                             headers={"content-type": "application/json"})
+                except httpx.HTTPError as exc:
+                    latencies.append(time.perf_counter() - t)
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return
                 latencies.append(time.perf_counter() - t)
                 reward = resp.json().get("reward") if resp.status_code == 200 else None
                 if reward is None:
@@ -187,13 +215,15 @@ async def drive(url: str, bodies: Sequence[dict[str, Any]], concurrency: int,
                     rewards.append(float(reward))
 
         sampler = asyncio.create_task(sample())
+        cpu0 = cpu_seconds(server_pid)
         start = time.perf_counter()
-        await asyncio.gather(*(one(b) for b in bodies))
+        await asyncio.gather(*(one(b) for b in encoded))
         elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(server_pid) - cpu0
         done.set()
         await sampler
     return {"elapsed": elapsed, "latencies": latencies, "errors": len(errors),
-            "error_examples": errors[:3],
+            "error_examples": errors[:3], "server_cpu_s": cpu,
             "mean_reward": round(sum(rewards) / len(rewards), 3) if rewards else None,
             "rss_peak_mib": round(max(peak) / 2**20, 1)}
 
@@ -207,6 +237,29 @@ def reset(judge: str) -> None:
 
 
 # ----------------------------------------------------------------------------- main
+
+
+def reference_dir(path: Path) -> Path:
+    """The folder holding the reference's ``launch_server.py`` (a checkout or the folder)."""
+    for candidate in (path, path / "deepsearch_rm_with_rubrics"):
+        if (candidate / "launch_server.py").is_file():
+            return candidate
+    raise SystemExit(f"--reference {path}: no launch_server.py there (nor in deepsearch_rm_with_rubrics/)")
+
+
+def measure_server(name: str, url: str, pid: int, judge_url: str, levels: Sequence[int],
+                   bodies: Callable[[int], list[dict[str, Any]]], args: argparse.Namespace,
+                   baseline: dict[int, float] | float | None) -> list[dict[str, Any]]:
+    """One row per client concurrency level (after an unmeasured warm-up)."""
+    asyncio.run(drive(url, bodies(8), 8, pid))
+    rows = []
+    for c in levels:
+        n = args.requests_serial if c == 1 else args.requests
+        reset(judge_url)
+        result = asyncio.run(drive(url, bodies(n), c, pid))
+        base = baseline.get(c) if isinstance(baseline, dict) else baseline
+        rows.append(_row(name, c, n, result, judge_stats(judge_url)["calls"], base))
+    return rows
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -223,66 +276,94 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         gold = tmpdir / "gold.jsonl"
         gold.write_text("".join(json.dumps({"question": t.question, "entities": dict(t.entities)}) + "\n"
                                 for t in example_tasks()), encoding="utf-8")
-        jport, sport = free_port(), free_port()
-        judge_url, server_url = f"http://127.0.0.1:{jport}", f"http://127.0.0.1:{sport}"
+        jport = free_port()
+        judge_url = f"http://127.0.0.1:{jport}"
         judge_proc = start([sys.executable, "-m", "carr_agent.testing.fake_judge_server", "--port",
-                       str(jport), "--latency-ms", str(args.latency_ms), "--tasks", str(gold)],
-                      jport, tmpdir / "judge.log")
-        server = None
+                            str(jport), "--latency-ms", str(args.latency_ms), "--tasks", str(gold)],
+                           jport, tmpdir / "judge.log")
+        procs: list[subprocess.Popen] = [judge_proc]
         try:
-            server = start([*carr_agent_cmd(), "serve-reward", "--port", str(sport), "--judge", "llm",
-                            "--judge-base-url", f"{judge_url}/v1", "--judge-model", "fake-judge",
-                            "--judge-cache", "off", "--concurrency", str(args.server_concurrency)],
-                           sport, tmpdir / "server.log")
-            # warm-up (imports, connection pools), not measured
-            asyncio.run(drive(server_url, bodies(2), 2, server.pid))
-
-            reset(judge_url)
-            base = asyncio.run(naive_sequential(judge_url, bodies(args.requests_serial)))
-            rows.append(_row("naive sequential (3 judge calls in a row, direct)", 1,
-                             args.requests_serial, base, judge_stats(judge_url)["calls"], None))
-            base_tps = args.requests_serial / base["elapsed"]
-            for c in args.concurrency:
-                n = args.requests_serial if c == 1 else args.requests
+            baseline: dict[int, float] | float | None
+            if args.reference is not None:
+                rport = free_port()
+                ref = start([args.reference_python, "launch_server.py", "--host", "127.0.0.1",
+                             "--port", str(rport), "--base_url", f"{judge_url}/v1",
+                             "--model_name", "fake-judge", "--api_key", "EMPTY"],
+                            rport, tmpdir / "reference.log", cwd=reference_dir(args.reference),
+                            ready="/")
+                procs.append(ref)
+                ref_rows = measure_server("reference server (THUDM/CaRR)",
+                                          f"http://127.0.0.1:{rport}", ref.pid, judge_url,
+                                          args.concurrency, bodies, args, None)
+                stop(ref)
+                rows += ref_rows
+                baseline = {r["client_concurrency"]: r["trajectories_per_s"] for r in ref_rows}
+            else:
                 reset(judge_url)
-                result = asyncio.run(drive(server_url, bodies(n), c, server.pid))
-                rows.append(_row("serve-reward, distinct requests", c, n, result,
-                                 judge_stats(judge_url)["calls"], base_tps))
+                base = asyncio.run(naive_sequential(judge_url, bodies(args.requests_serial)))
+                rows.append(_row("naive sequential (3 judge calls in a row, direct)", 1,
+                                 args.requests_serial, base, judge_stats(judge_url)["calls"], None))
+                baseline = args.requests_serial / base["elapsed"]
+            sport = free_port()
+            server_url = f"http://127.0.0.1:{sport}"
+            cmd = [*carr_agent_cmd(), "serve-reward", "--port", str(sport), "--judge", "llm",
+                   "--judge-base-url", f"{judge_url}/v1", "--judge-model", "fake-judge",
+                   "--judge-cache", "off", *args.server_args]
+            server = start(cmd, sport, tmpdir / "server.log")
+            procs.append(server)
+            label = "serve-reward" + (f" {' '.join(args.server_args)}" if args.server_args
+                                      else " (default command line)")
+            rows += measure_server(label, server_url, server.pid, judge_url, args.concurrency,
+                                   bodies, args, baseline)
             reset(judge_url)
             same = bodies(1) * args.retries
             result = asyncio.run(drive(server_url, same, 16, server.pid))
-            rows.append(_row("serve-reward, identical retries", 16, args.retries, result,
-                             judge_stats(judge_url)["calls"], base_tps))
+            rows.append(_row(f"{label}, identical retries", 16, args.retries, result,
+                             judge_stats(judge_url)["calls"], None))
             health = httpx.get(f"{server_url}/health", timeout=10).json()
         finally:
-            if server is not None:
-                stop(server)
-            stop(judge_proc)
+            for proc in reversed(procs):
+                stop(proc)
+    print_table(rows)
     notes = (
-        f"Fake judge latency {args.latency_ms} ms per completion; server `--concurrency "
-        f"{args.server_concurrency}` (judge calls in flight ≤ 2× that), `--judge-cache off`; "
-        f"α = {ALPHA}. Server /health at the end: {health}. Load average at start: {args.load} "
+        f"Fake judge latency {args.latency_ms} ms per completion, judge cache off, "
+        f"α = {ALPHA}, every request distinct. Baseline: "
+        + ("the reference server (THUDM/CaRR launch_server.py) against the same judge, same run"
+           if args.reference else "naive sequential judging, same run")
+        + f". Server /health at the end: {health}. Load average at start: {args.load} "
         f"(machine shared with other work)."
     )
     write_results("reward_server", rows, notes=notes, params={
         "latency_ms": args.latency_ms, "concurrency": args.concurrency, "requests": args.requests,
         "requests_serial": args.requests_serial, "retries": args.retries,
-        "server_concurrency": args.server_concurrency, "load_average": args.load,
+        "server_args": args.server_args, "reference": str(args.reference) if args.reference else None,
+        "load_average": args.load,
     }, columns=["mode", "client_concurrency", "requests", "trajectories_per_s", "speedup_x",
-                "judge_calls_per_trajectory", "p50_ms", "p99_ms", "server_rss_peak_mib", "mean_reward", "errors"])
+                "judge_calls_per_trajectory", "p50_ms", "p99_ms", "server_cpu_ms_per_trajectory",
+                "server_rss_peak_mib", "mean_reward", "errors"])
     return rows
+
+
+def print_table(rows: Sequence[dict[str, Any]]) -> None:
+    keys = ["mode", "client_concurrency", "trajectories_per_s", "speedup_x", "p50_ms", "p99_ms",
+            "server_cpu_ms_per_trajectory", "judge_calls_per_trajectory", "errors"]
+    logger.info(" | ".join(keys))
+    for row in rows:
+        logger.info(" | ".join(str(row.get(k)) for k in keys))
 
 
 def _row(mode: str, c: int, n: int, result: dict[str, Any], calls: int,
          base_tps: float | None) -> dict[str, Any]:
     tps = n / result["elapsed"]
     lat = summarize_ms(result["latencies"])
+    cpu = result.get("server_cpu_s")
     return {
         "mode": mode, "client_concurrency": c, "requests": n,
         "trajectories_per_s": round(tps, 2),
         "speedup_x": round(tps / base_tps, 2) if base_tps else 1.0,
         "judge_calls_per_trajectory": round(calls / n, 3),
         "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
+        "server_cpu_ms_per_trajectory": round(1000 * cpu / n, 2) if cpu is not None else None,
         "server_rss_peak_mib": result.get("rss_peak_mib"), "mean_reward": result.get("mean_reward"),
         "errors": result["errors"], "error_examples": result.get("error_examples", []),
     }
@@ -298,8 +379,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--requests-serial", type=int, default=24,
                         help="requests for the baseline and concurrency 1")
     parser.add_argument("--retries", type=int, default=64, help="identical requests in the retry run")
-    parser.add_argument("--server-concurrency", type=int, default=64,
-                        help="serve-reward --concurrency (requests judged at once)")
+    parser.add_argument("--server-args", nargs=argparse.REMAINDER, default=[],
+                        help="extra serve-reward options (default: none, the default command line)")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a THUDM/CaRR checkout: its reward server is the baseline")
+    parser.add_argument("--reference-python", default=sys.executable,
+                        help="interpreter with fastapi, uvicorn and openai for the reference")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="where to write <name>.json/.md (default: benchmarks/results)")
@@ -309,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if min(args.concurrency) < 1 or args.requests < 1 or args.requests_serial < 1 or args.retries < 1:
         parser.error("sizes must be >= 1")
     args.load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     run(args)
 
 

@@ -11,6 +11,7 @@ literal, a lone surrogate) still gets a key (the text form of its parts, see
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import unquote, urlsplit
@@ -42,6 +43,15 @@ def strip_wrappers(url: str) -> str:
 
 
 def normalize_url(url: str) -> str:
+    """Return the matching key of a URL (see :func:`_normalize`); keys of URLs up to
+    :data:`MEMO_MAX_CHARS` characters are remembered (the same pages recur across a trajectory's
+    records and across trajectories)."""
+    if len(url) <= MEMO_MAX_CHARS:
+        return _normalize_memo(url)
+    return _normalize(url)
+
+
+def _normalize(url: str) -> str:
     """Return the matching key of a URL: no scheme, lower-case host without ``www.``, no default
     port, no fragment, no trailing slash, percent-decoded path.
 
@@ -69,6 +79,11 @@ def normalize_url(url: str) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     return _key(host, path, query)
+
+
+#: URLs up to this length have their keys remembered (4,096 at most: ~4 MB).
+MEMO_MAX_CHARS = 512
+_normalize_memo = functools.lru_cache(maxsize=4096)(_normalize)
 
 
 def source_id(url: str) -> str:

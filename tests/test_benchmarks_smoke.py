@@ -65,12 +65,14 @@ def test_judge_cost_compares_every_construction_with_the_reference(results):
 def test_reward_server_reports_baseline_levels_and_retries(results):
     rows = results["reward_server"]["rows"]
     modes = [(r["mode"], r["client_concurrency"]) for r in rows]
+    server = "serve-reward (default command line)"
     assert modes[0][0].startswith("naive sequential")
-    assert ("serve-reward, distinct requests", 1) in modes and ("serve-reward, distinct requests", 4) in modes
-    assert modes[-1][0] == "serve-reward, identical retries"
+    assert (server, 1) in modes and (server, 4) in modes
+    assert modes[-1][0] == f"{server}, identical retries"
     for row in rows:
         assert row["errors"] == 0 and row["trajectories_per_s"] > 0
-    distinct = [r for r in rows if r["mode"] == "serve-reward, distinct requests"]
+    distinct = [r for r in rows if r["mode"] == server]
+    assert all(r["server_cpu_ms_per_trajectory"] > 0 for r in distinct)
     # every distinct request is judged (entities, support, outcome); retries are answered once
     assert all(r["judge_calls_per_trajectory"] >= 2 for r in distinct)
     assert rows[-1]["judge_calls_per_trajectory"] <= 3 / 4

@@ -9,15 +9,15 @@ turns it into a 4xx), never an exception from deep inside a decoder:
   forwarded to a judge) → 400;
 * a ``Content-Type`` that is not JSON → 415 (:func:`check_content_type`).
 
-Decoding uses orjson (fast, strict: it rejects all of the above by itself) unless the body holds a
-run of 20+ digits: orjson reads integers beyond 64 bits as floats, which would change a numeric
-label, so such bodies go through the standard library with the same checks.
+Decoding uses orjson (fast, strict: it rejects all of the above by itself). orjson reads integers
+beyond 64 bits as floats; where the protocol turns a number into text (``label``, gold entity
+values) that would change it, so a body with such a number there is decoded again by the standard
+library, with the same checks.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -26,7 +26,8 @@ from carr_agent.rewards.protocol import RequestError
 
 #: orjson's nesting limit; the standard-library path enforces the same.
 MAX_DEPTH = 1024
-_LONG_DIGITS = re.compile(rb"\d{20}")
+#: Floats at or above this may be integers that lost digits.
+_EXACT_FLOAT_INTS = 2.0**53
 _JSON_TYPES = ("application/json", "text/json")
 
 
@@ -56,12 +57,11 @@ def decode_json(raw: bytes) -> Any:
     Raises:
         BodyError: (400) naming why the body is not acceptable JSON.
     """
-    if _LONG_DIGITS.search(raw) is None:
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BodyError(f"request body is not valid JSON: {_orjson_reason(exc)}") from exc
-    return _stdlib_decode(raw)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(f"request body is not valid JSON: {_orjson_reason(exc)}") from exc
+    return _stdlib_decode(raw) if _inexact_text_number(value) else value
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -79,6 +79,18 @@ def canonical_bytes(value: Any) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise BodyError(_surrogate_message(text, exc)) from exc
+
+
+def _inexact_text_number(body: Any) -> bool:
+    """Whether a number the protocol reads as text (label, entity values) may have lost digits."""
+    if not isinstance(body, dict):
+        return False
+    values = [body.get("label")]
+    info = body.get("remote_env_info")
+    entities = info.get("entities") if isinstance(info, dict) else None
+    if isinstance(entities, dict):
+        values.extend(entities.values())
+    return any(isinstance(v, float) and abs(v) >= _EXACT_FLOAT_INTS for v in values)
 
 
 def _stdlib_decode(raw: bytes) -> Any:
