@@ -102,7 +102,7 @@ def test_messages_name_the_problem(port):
     cases = {c.name: c for c in pathological_cases(base(), max_body_bytes=2 * 2**20)}
     assert "surrogate" in conn.post(cases["lone-surrogate"].body)[1]["error"]
     assert "nesting deeper" in conn.post(cases["deep-json-100000"].body)[1]["error"]
-    assert "4300 digits" in conn.post(cases["int-5000-digits"].body)[1]["error"]
+    assert "too large" in conn.post(cases["int-5000-digits"].body)[1]["error"]
     assert "exceeds the limit" in conn.post(cases["over-limit-10MB"].body)[1]["error"]
     assert "not JSON" in conn.post(encode(base()), "text/plain")[1]["error"]
     assert "E1" in conn.post(cases["blank-gold-entity"].body)[1]["error"]

@@ -4,7 +4,7 @@ Everything a client can send is answered with a :class:`BodyError` naming the pr
 turns it into a 4xx), never an exception from deep inside a decoder:
 
 * bytes that are not UTF-8, JSON syntax errors, ``NaN`` / ``Infinity`` (not JSON), nesting deeper
-  than :data:`MAX_DEPTH`, integers of more than 4,300 digits (Python's conversion limit) → 400;
+  than :data:`MAX_DEPTH`, numbers too large to represent (e.g. 5,000-digit integers) → 400;
 * lone surrogates (``"\\ud800"``: text that cannot be encoded, so it can be neither hashed nor
   forwarded to a judge) → 400;
 * a ``Content-Type`` that is not JSON → 415 (:func:`check_content_type`).
@@ -131,6 +131,8 @@ def _orjson_reason(exc: orjson.JSONDecodeError) -> str:
     message = str(exc)
     if "surrogate" in message:
         return f"{message} (lone surrogates such as \\ud800 are not text)"
+    if "infinity" in message:
+        return f"{message} (a number too large to represent)"
     if "depth" in message:
         return f"{message} (nesting deeper than {MAX_DEPTH} levels)"
     return message
