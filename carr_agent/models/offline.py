@@ -33,6 +33,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from carr_agent import paths
 from carr_agent.errors import ModelError
 from carr_agent.models.registry import DEFAULT_MODEL, ModelSpec, get_spec
 
@@ -56,7 +57,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ENV_CACHE = "CARR_AGENT_CACHE"
+ENV_CACHE = paths.ENV_CACHE
 MARKER = "carr_agent_model.json"
 _CHUNK = 8 << 20
 
@@ -68,18 +69,13 @@ ProgressFn = Callable[[str, int, int | None], None]
 
 
 def cache_root() -> Path:
-    """Root of carr_agent's cache: ``$CARR_AGENT_CACHE`` or the platform's user cache dir."""
-    override = os.environ.get(ENV_CACHE)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("carr-agent"))
+    """Root of carr_agent's cache (see :func:`carr_agent.paths.cache_root`)."""
+    return paths.cache_root()
 
 
 def converted_dir(name: str | ModelSpec) -> Path:
     """Where the converted (``save_pretrained``) copy of a model lives."""
-    return cache_root() / "models" / get_spec(name).name
+    return paths.models_cache_dir() / get_spec(name).name
 
 
 def is_installed(name: str | ModelSpec) -> bool:

@@ -152,7 +152,7 @@ class RubricGenerator:
         Raises:
             ConfigError: no base URL or model given.
         """
-        from langchain_openai import ChatOpenAI
+        from carr_agent.models.openai_compat import openai_chat_model
 
         base_url = base_url or os.environ.get("CARR_JUDGE_BASE_URL")
         model = model or os.environ.get("CARR_JUDGE_MODEL")
@@ -162,8 +162,8 @@ class RubricGenerator:
                 "(or set CARR_JUDGE_BASE_URL and CARR_JUDGE_MODEL)"
             )
         key = api_key or os.environ.get("CARR_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        chat = ChatOpenAI(base_url=base_url, model=model, api_key=key or "EMPTY",
-                          use_responses_api=False, temperature=0, max_retries=0, timeout=timeout)
+        chat = openai_chat_model(model, base_url, key or "EMPTY", temperature=0, max_retries=0,
+                                 timeout=timeout)
         return cls(chat, attempts=attempts, model_name=model)
 
     async def agenerate(self, question: str, answer: str | None = None) -> list[str]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from carr_agent.errors import CorpusError, FetchError, SearchError
+from carr_agent.paths import cache_root, corpus_cache_dir
 from carr_agent.tools.leakage import CJK_RUN_RE, TOKEN_RE
 from carr_agent.tools.snippet import MAX_SNIPPET, best_snippet
 from carr_agent.types import Hit, Page
@@ -355,13 +356,8 @@ def _publish(tmp: Path, target: Path, *, overwrite: bool) -> None:
 
 
 def cache_dir() -> Path:
-    """The user cache directory of carr_agent (env ``CARR_AGENT_CACHE`` overrides)."""
-    env = os.environ.get("CARR_AGENT_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("carr-agent"))
+    """The user cache directory of carr_agent (see :func:`carr_agent.paths.cache_root`)."""
+    return cache_root()
 
 
 def default_corpus(source: str | os.PathLike[str] | None = None) -> CorpusIndex:
@@ -397,7 +393,7 @@ _OPENED: dict[tuple[str, int, int, str], CorpusIndex] = {}
 
 def _open_or_build_cached(path: Path) -> CorpusIndex:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    root = cache_dir() / "corpus"
+    root = corpus_cache_dir()
     stem = path.name.removesuffix(".jsonl").removesuffix(".gz") or "corpus"
     target = root / f"{stem}-{digest}"
     if (target / META_FILE).is_file():
