@@ -56,7 +56,7 @@ class Routed(BaseChatModel):
         return "routed-fake"
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
-        text = messages[-1].content
+        text = messages[0].content  # the judge prompt (later messages are a repair exchange)
         kind = ("support" if "[Statements]" in text
                 else "entities" if "[Constraints]" in text else "outcome")
         return self.routes[kind]._generate(messages, stop=stop, **kwargs)
@@ -117,7 +117,7 @@ def test_prompts_use_reference_labelling() -> None:
     assert "C1. <E0> was held in Las Vegas.\nC2. <E1> fought at <E0>." in p
     assert '"E0", "E1", "E2"' in p
     s = support_prompt("[Webpage 1]\n...", ["UFC 219 was held in Las Vegas.", "x"])
-    assert "S1. UFC 219 was held in Las Vegas.\nS2. x" in s and "S1, S2" in s
+    assert "S1. UFC 219 was held in Las Vegas.\nS2. x" in s and '"S1", "S2"' in s
 
 
 # -- LLMJudge behaviour --------------------------------------------------------------------------

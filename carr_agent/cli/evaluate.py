@@ -7,7 +7,6 @@ running the same command again skips what is done (the key is task id + run-conf
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -28,11 +27,24 @@ from carr_agent.cli.common import (
     make_chat_model,
     resolve_min_tool_calls,
 )
+from carr_agent.cli.judging import (
+    JudgeApiKeyOption,
+    JudgeBaseUrlOption,
+    JudgeCacheOption,
+    JudgeConcurrencyOption,
+    JudgeModelOption,
+    JudgeOption,
+    JudgeTemperatureOption,
+    PromptsOption,
+    PromptStyleOption,
+    judge_config,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from carr_agent.eval import EvalRecord
+    from carr_agent.rewards.judges import JudgeConfig
     from carr_agent.tasks import TaskSet
 
 
@@ -57,17 +69,15 @@ def eval_command(
     temperature: TemperatureOption = None,
     web: WebOption = False,
     corpus: CorpusOption = None,
-    judge_base_url: Annotated[str | None, typer.Option(
-        "--judge-base-url", help="OpenAI-compatible endpoint of an LLM judge "
-                                 "(default: CARR_JUDGE_* variables, else the deterministic judge).",
-    )] = None,
-    judge_model: Annotated[str | None, typer.Option(
-        "--judge-model", help="Judge model name on --judge-base-url.",
-    )] = None,
-    judge_api_key: Annotated[str | None, typer.Option(
-        "--judge-api-key", envvar="CARR_JUDGE_API_KEY",
-        help="Judge API key (prefer the env variable; local servers: any string).",
-    )] = None,
+    judge: JudgeOption = "auto",
+    judge_base_url: JudgeBaseUrlOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_api_key: JudgeApiKeyOption = None,
+    judge_cache: JudgeCacheOption = None,
+    judge_concurrency: JudgeConcurrencyOption = None,
+    judge_temperature: JudgeTemperatureOption = None,
+    prompts: PromptsOption = None,
+    prompt_style: PromptStyleOption = None,
     max_tool_calls: MaxToolCallsOption = 30,
     min_tool_calls: MinToolCallsOption = None,
     max_context_tokens: Annotated[int | None, typer.Option(
@@ -100,12 +110,13 @@ def eval_command(
     console, err = Console(), Console(stderr=True)
     if web and corpus is not None:
         _fail(err, "--web and --corpus are alternatives; give one")
-    if (judge_base_url is None) != (judge_model is None):
-        _fail(err, "--judge-base-url and --judge-model go together")
     task_set = _read_tasks(tasks, strict, err)
     selected = list(task_set.tasks[:limit] if limit else task_set.tasks)
     try:
-        judge, judge_desc = _judge(judge_base_url, judge_model, judge_api_key, selected)
+        judge, judge_desc = _judge(judge_config(
+            judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
+            cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
+            prompts=prompts, prompt_style=prompt_style), selected)
         chat_model, model_desc = make_chat_model(model, base_url, api_key_env, temperature)
         search, fetcher, corpus_desc = make_backends(web, corpus)
     except CarrError as exc:
@@ -206,20 +217,13 @@ def _read_tasks(path: Path, strict: bool, err: Console) -> TaskSet:
     return task_set
 
 
-def _judge(base_url: str | None, model: str | None, api_key: str | None,
-           tasks: list[Any]) -> tuple[Any, str]:
-    """The judge: --judge-base-url, else CARR_JUDGE_* variables, else the deterministic judge."""
-    from carr_agent.rewards.judges import JUDGE_ENV, judge_from_env
+def _judge(config: JudgeConfig, tasks: list[Any]) -> tuple[Any, str]:
+    """The judge the configuration gives for these tasks, and its description."""
+    from carr_agent.rewards.judges import build_judge
 
-    env = dict(os.environ)
-    if base_url is not None and model is not None:
-        env.update({"CARR_JUDGE_BASE_URL": base_url, "CARR_JUDGE_MODEL": model,
-                    "CARR_JUDGE_API_KEY": api_key or "EMPTY"})
     has_gold = all(t.entities or not t.rubrics for t in tasks)
-    judge = judge_from_env(has_gold, env=env)
-    if all(env.get(k) for k in JUDGE_ENV):
-        return judge, f"llm:{env['CARR_JUDGE_MODEL']}@{env['CARR_JUDGE_BASE_URL']}"
-    return judge, "deterministic"
+    judge = build_judge(config, task_has_gold=has_gold)
+    return judge, config.describe()
 
 
 def _fail(err: Console, message: str, code: int = 2) -> NoReturn:

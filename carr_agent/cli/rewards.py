@@ -15,62 +15,40 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from carr_agent.cli.app import app
+from carr_agent.cli.judging import (
+    JudgeApiKeyOption,
+    JudgeBaseUrlOption,
+    JudgeCacheOption,
+    JudgeConcurrencyOption,
+    JudgeModelOption,
+    JudgeOption,
+    JudgeTemperatureOption,
+    PromptsOption,
+    PromptStyleOption,
+    judge_config,
+)
 
 if TYPE_CHECKING:
+    from carr_agent.rewards.judges import JudgeConfig
     from carr_agent.rewards.scorer import CarrScorer
     from carr_agent.rewards.server import RewardService
 
-_JUDGE_HELP = "Which judge: auto (gold entities → deterministic, else LLM), llm, deterministic."
 
-
-def _llm_scorer(
-    base_url: str | None, model: str | None, api_key: str | None, judge_cache: str | None,
-    *, required: bool, concurrency: int = 8,
-) -> CarrScorer | None:
-    """The LLM-judge scorer from flags, else the environment (``CARR_JUDGE_*``); None when no LLM
-    judge is configured and none is required.
-
-    Each request makes two judge calls at once (entities ‖ outcome), so unless
-    ``CARR_JUDGE_CONCURRENCY`` says otherwise the judge may have ``2 × concurrency`` calls in flight.
-    """
-    import os
-
-    from carr_agent.errors import ConfigError
-    from carr_agent.rewards.judges import JUDGE_ENV, judge_from_env
+def _llm_scorer(config: JudgeConfig) -> CarrScorer | None:
+    """The LLM-judge scorer ``config`` names, or None when it names none."""
+    from carr_agent.rewards.judges import build_llm_judge
     from carr_agent.rewards.scorer import CarrScorer
 
-    env = dict(os.environ)
-    flags = {"CARR_JUDGE_BASE_URL": base_url, "CARR_JUDGE_MODEL": model, "CARR_JUDGE_API_KEY": api_key}
-    env.update({k: v for k, v in flags.items() if v})
-    if base_url and not env.get("CARR_JUDGE_API_KEY"):
-        env["CARR_JUDGE_API_KEY"] = "EMPTY"  # local servers (vLLM) need no key
-    if judge_cache:
-        env["CARR_JUDGE_CACHE"] = judge_cache
-    env.setdefault("CARR_JUDGE_CONCURRENCY", str(2 * concurrency))
-    if not required and not any(env.get(name) for name in JUDGE_ENV):
-        return None
-    try:
-        judge = judge_from_env(env=env)
-    except ConfigError:
-        if required:
-            raise
-        return None
-    return CarrScorer(judge)
+    return CarrScorer(build_llm_judge(config)) if config.has_llm else None
 
 
-def _service(
-    *, judge: str, base_url: str | None, model: str | None, api_key: str | None,
-    cache: Path | None, judge_cache: str | None, concurrency: int, timeout: float,
-) -> RewardService:
+def _service(config: JudgeConfig, *, cache: Path | None, concurrency: int, timeout: float
+             ) -> RewardService:
     from carr_agent.rewards.server import RewardService, ServerOptions
 
-    options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=judge,  # type: ignore[arg-type]
-                            timeout_s=timeout, cache_namespace=f"{base_url}|{model}")
-    scorer = None
-    if judge != "deterministic":
-        scorer = _llm_scorer(base_url, model, api_key, judge_cache, required=judge == "llm",
-                             concurrency=concurrency)
-    return RewardService(scorer, options=options)
+    options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=config.kind,
+                            timeout_s=timeout, cache_namespace=config.describe())
+    return RewardService(_llm_scorer(config), options=options)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -85,11 +63,15 @@ def score(
     input: Annotated[Path, typer.Argument(help="JSONL of /evaluate requests (reference format).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="JSONL of results (appended; resumable).")],
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
-    judge: Annotated[str, typer.Option("--judge", help=_JUDGE_HELP)] = "auto",
-    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible judge URL.")] = None,
-    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
-    judge_api_key: Annotated[str | None, typer.Option("--judge-api-key", envvar="CARR_JUDGE_API_KEY", help="Judge API key (prefer the env variable).")] = None,
-    judge_cache: Annotated[str | None, typer.Option("--judge-cache", help="SQLite file caching judge calls, or 'off' (default: $CARR_JUDGE_CACHE or the user cache dir).")] = None,
+    judge: JudgeOption = "auto",
+    judge_base_url: JudgeBaseUrlOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_api_key: JudgeApiKeyOption = None,
+    judge_concurrency: JudgeConcurrencyOption = None,
+    judge_temperature: JudgeTemperatureOption = None,
+    prompts: PromptsOption = None,
+    prompt_style: PromptStyleOption = None,
+    judge_cache: JudgeCacheOption = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Judge again lines that failed before.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per request.")] = 600.0,
 ) -> None:
@@ -102,9 +84,11 @@ def score(
 
     console = Console(stderr=True)
     try:
-        service = _service(judge=judge, base_url=judge_base_url, model=judge_model,
-                           api_key=judge_api_key, cache=None, judge_cache=judge_cache,
-                           concurrency=concurrency, timeout=timeout)
+        config = judge_config(
+            judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
+            cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
+            prompts=prompts, prompt_style=prompt_style)
+        service = _service(config, cache=None, concurrency=concurrency, timeout=timeout)
         total = sum(1 for _ in iter_requests(input)) if input.is_file() else 0
     except CarrError as exc:
         raise _fail(str(exc)) from exc
@@ -139,13 +123,17 @@ def score(
 def serve_reward(
     host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0: all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8888,
-    judge: Annotated[str, typer.Option("--judge", help=_JUDGE_HELP)] = "auto",
-    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", help="OpenAI-compatible judge URL.")] = None,
-    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Judge model name.")] = None,
-    judge_api_key: Annotated[str | None, typer.Option("--judge-api-key", envvar="CARR_JUDGE_API_KEY", help="Judge API key (prefer the env variable).")] = None,
+    judge: JudgeOption = "auto",
+    judge_base_url: JudgeBaseUrlOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_api_key: JudgeApiKeyOption = None,
+    judge_concurrency: JudgeConcurrencyOption = None,
+    judge_temperature: JudgeTemperatureOption = None,
+    prompts: PromptsOption = None,
+    prompt_style: PromptStyleOption = None,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite file keeping finished responses " "(identical retries answered from it, also after a restart).")] = None,
-    judge_cache: Annotated[str | None, typer.Option("--judge-cache", help="SQLite file caching judge calls, or 'off' (default: $CARR_JUDGE_CACHE or the user cache dir).")] = None,
+    judge_cache: JudgeCacheOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for one request's judging (then 504).")] = 600.0,
     deadline: Annotated[float, typer.Option("--deadline", help="Seconds before a request is answered 504 while its judging goes on (a retry collects it); 0: none. Keep it below the trainer's timeout.")] = 110.0,
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", help="Larger request bodies get 413.")] = 8.0,
@@ -158,24 +146,24 @@ def serve_reward(
     from carr_agent.rewards.server import ServerOptions, create_app, serve
 
     try:
-        options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=judge,  # type: ignore[arg-type]
+        config = judge_config(
+            judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
+            cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
+            prompts=prompts, prompt_style=prompt_style)
+        config.prompts()  # a bad prompt directory fails now, not at the first request
+        options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=config.kind,
                                 timeout_s=timeout, deadline_s=deadline or None,
                                 max_body_bytes=int(max_body_mb * 2**20),
                                 cache_bytes=int(cache_mb * 2**20),
-                                cache_namespace=f"{judge_base_url}|{judge_model}")
-        if judge == "llm":  # fail now, not at the first request
-            _llm_scorer(judge_base_url, judge_model, judge_api_key, judge_cache, required=True)
+                                cache_namespace=config.describe())
     except CarrError as exc:
         raise _fail(str(exc)) from exc
 
     def factory() -> CarrScorer | None:
-        if judge == "deterministic":
-            return None
-        return _llm_scorer(judge_base_url, judge_model, judge_api_key, judge_cache,
-                           required=judge == "llm", concurrency=concurrency)
+        return _llm_scorer(config)  # built on the server's event loop (its HTTP client lives there)
 
     logging.getLogger(__name__).info("serving POST /evaluate on http://%s:%d (judge: %s)",
-                                     host, port, judge)
+                                     host, port, config.describe())
     serve(create_app(factory, options=options), host=host, port=port)
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -109,3 +111,15 @@ class JudgeCache:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def default_cache_path(env: Mapping[str, str] | None = None) -> Path:
+    """``judge-cache.sqlite`` in the carr_agent cache directory (``$CARR_AGENT_CACHE``, else the
+    platform's user cache dir). ``$CARR_JUDGE_CACHE`` is read by
+    :class:`~carr_agent.rewards.judges.config.JudgeConfig`, not here."""
+    env = os.environ if env is None else env
+    if env.get("CARR_AGENT_CACHE"):
+        return Path(env["CARR_AGENT_CACHE"]).expanduser() / "judge-cache.sqlite"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("carr-agent")) / "judge-cache.sqlite"

@@ -18,19 +18,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from carr_agent.errors import ConfigError, JudgeError
 from carr_agent.retry import Backoff, retry_async
 from carr_agent.rewards.judges.base import OutcomeVerdict
 from carr_agent.rewards.judges.cache import JudgeCache
 from carr_agent.rewards.judges.prompts import (
-    identify_entities_prompt,
-    outcome_prompt,
+    PromptSet,
+    builtin_prompts,
     parse_entities_output,
     parse_outcome_output,
     parse_support_output,
-    support_prompt,
 )
 from carr_agent.rewards.rubrics import all_entity_labels
 from carr_agent.types import Task
@@ -52,6 +51,7 @@ class LLMJudge:
         timeout: seconds per model call (None: no limit beyond the client's own).
         backoff: delays between attempts (its ``attempts`` is replaced by ``max_retries + 1``).
         model_id: the model's name in cache keys (default: read from the chat model).
+        prompts: the prompt templates (default: the built-in ``analysis`` style).
     """
 
     def __init__(
@@ -64,6 +64,7 @@ class LLMJudge:
         timeout: float | None = 180.0,
         backoff: Backoff | None = None,
         model_id: str | None = None,
+        prompts: PromptSet | None = None,
     ) -> None:
         if max_retries < 0:
             raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
@@ -77,6 +78,7 @@ class LLMJudge:
         self.backoff = Backoff(attempts=max_retries + 1, base_delay=base.base_delay,
                                factor=base.factor, max_delay=base.max_delay, jitter=base.jitter)
         self.model_id = model_id or _model_id(chat_model)
+        self.prompts = prompts or builtin_prompts()
         self.calls = 0  # model invocations made (cache hits excluded)
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._semaphores = weakref.WeakKeyDictionary()
@@ -88,7 +90,7 @@ class LLMJudge:
         labels = all_entity_labels(rubrics)
         if not labels:
             return {}
-        prompt = identify_entities_prompt(question, rubrics, answer)
+        prompt = self.prompts.entities_prompt(question, rubrics, answer)
         return await self._ask("entities", prompt, lambda t: parse_entities_output(t, labels))
 
     async def judge_support(
@@ -97,14 +99,15 @@ class LLMJudge:
         """One support verdict per statement."""
         if not statements:
             return []
-        prompt = support_prompt(evidence, statements)
+        prompt = self.prompts.support_prompt(evidence, statements)
         return await self._ask("support", prompt, lambda t: parse_support_output(t, len(statements)))
 
     async def judge_outcome(
         self, question: str, answer: str, label: str, *, task: Task | None = None
     ) -> OutcomeVerdict:
         """BrowseComp-style grading of the answer against the gold label."""
-        return await self._ask("outcome", outcome_prompt(question, answer, label), parse_outcome_output)
+        prompt = self.prompts.outcome_prompt(question, answer, label)
+        return await self._ask("outcome", prompt, parse_outcome_output)
 
     async def _ask(self, kind: str, prompt: str, parse: Callable[[str], T]) -> T:
         key = JudgeCache.key(self.model_id, prompt)
@@ -116,9 +119,18 @@ class LLMJudge:
                 except JudgeError:
                     logger.warning("cached %s judge output no longer valid; asking again", kind)
 
+        conversation: list[BaseMessage] = [HumanMessage(content=prompt)]
+
         async def attempt() -> tuple[str, T]:
-            text = await self._invoke(prompt)
-            return text, parse(text)
+            text = await self._invoke(conversation)
+            try:
+                return text, parse(text)
+            except JudgeError as exc:
+                # The next attempt shows the judge its invalid output and what is wrong with it,
+                # so a retry can differ even at temperature 0 (a bare repeat usually does not).
+                del conversation[1:]
+                conversation.extend([AIMessage(content=text), HumanMessage(content=_repair(exc))])
+                raise
 
         try:
             text, value = await retry_async(
@@ -132,13 +144,11 @@ class LLMJudge:
             await self.cache.aput(key, text, model_id=self.model_id, kind=kind)
         return value
 
-    async def _invoke(self, prompt: str) -> str:
+    async def _invoke(self, messages: Sequence[BaseMessage]) -> str:
         async with self._semaphore():
             self.calls += 1
             try:
-                message = await asyncio.wait_for(
-                    self.chat_model.ainvoke([HumanMessage(content=prompt)]), self.timeout
-                )
+                message = await asyncio.wait_for(self.chat_model.ainvoke(list(messages)), self.timeout)
             except _PROGRAMMING_ERRORS:
                 raise
             except TimeoutError as exc:
@@ -153,6 +163,11 @@ class LLMJudge:
         if sem is None:
             sem = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
         return sem
+
+
+def _repair(error: JudgeError) -> str:
+    return (f"Your reply could not be used: {error}. Reply again in full, following the required "
+            "output format exactly.")
 
 
 def _message_text(message: Any) -> str:

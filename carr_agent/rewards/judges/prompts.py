@@ -1,4 +1,4 @@
-"""Judge prompts and the strict parsers of their output contracts.
+"""Judge prompt templates and the strict parsers of their output contracts.
 
 Input labelling follows the reference reward server: rubrics as ``C1.`` … lines with their
 ``<E0>`` placeholders; filled rubrics as ``S1.`` … statements; the evidence as ``[Webpage n]``
@@ -19,12 +19,17 @@ tag, bold markers), never the content.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Formatter
+from typing import Any, Literal
 
-from carr_agent.errors import JudgeOutputError
+from carr_agent.errors import ConfigError, JudgeOutputError
 from carr_agent.rewards.judges.base import OutcomeVerdict
 from carr_agent.rewards.rubrics import all_entity_labels, format_constraints, format_statements
 
@@ -33,88 +38,139 @@ _FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n?(.*?)```", re.S)
 _CORRECT = re.compile(r"^[ \t*_#-]*correct[ \t*_]*:[ \t*_]*(yes|no)\b", re.I | re.M)
 _EXTRACTED = re.compile(r"^[ \t*_#-]*extracted_final_answer[ \t*_]*:[ \t*_]*(.*)$", re.I | re.M)
 _NULL_STRINGS = {"null", "none"}
+PromptKind = Literal["entities", "support", "outcome"]
+
+
+#: File names of a prompt directory (the reference reward server's names, so that a checkout of
+#: its ``prompts/`` folder loads unmodified).
+PROMPT_FILES: dict[PromptKind, str] = {
+    "entities": "identify_entity.txt",
+    "support": "judge_rubric.txt",
+    "outcome": "get_outcome_reward.txt",
+}
+#: Fields a template must use, and fields it may use, per kind.
+_REQUIRED: dict[PromptKind, frozenset[str]] = {
+    "entities": frozenset({"question", "constraints", "response"}),
+    "support": frozenset({"context", "statements"}),
+    "outcome": frozenset({"question", "response", "correct_answer"}),
+}
+_OPTIONAL = frozenset({"labels"})
+#: Built-in styles: ``analysis`` (the default) makes the judge reason per entity / statement before
+#: the JSON, as the method's published judge-accuracy figures were obtained; ``compact`` asks for
+#: the JSON alone (fewer output tokens, see benchmarks/bench_judge_prompts.py).
+PROMPT_STYLES = ("analysis", "compact")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSet:
+    """The three judge prompt templates (``str.format`` syntax, ``{{``/``}}`` for literal braces).
+
+    Fields filled in: entities ``{question}``, ``{constraints}`` (``C1. …`` lines), ``{response}``;
+    support ``{context}`` (the cited evidence), ``{statements}`` (``S1. …`` lines); outcome
+    ``{question}``, ``{response}``, ``{correct_answer}``. Entities and support may also use
+    ``{labels}``, the expected JSON keys (``"E0", "E1"``). These are the reference server's field
+    names and labelling, so its own prompt files give byte-identical prompts.
+    """
+
+    entities: str
+    support: str
+    outcome: str
+    source: str = "builtin:analysis"
+
+    def __post_init__(self) -> None:
+        for kind in PROMPT_FILES:
+            _check_template(kind, getattr(self, kind), self.source)
+
+    @classmethod
+    def builtin(cls, style: str = "analysis") -> PromptSet:
+        """One of the shipped styles (:data:`PROMPT_STYLES`)."""
+        if style not in PROMPT_STYLES:
+            raise ConfigError(f"unknown prompt style {style!r}; choose one of {', '.join(PROMPT_STYLES)}")
+        root = resources.files("carr_agent.rewards.judges") / "templates"
+        texts = {}
+        for kind, name in PROMPT_FILES.items():
+            path = root / style / name
+            texts[kind] = (path if path.is_file() else root / "analysis" / name).read_text("utf-8")
+        return cls(**texts, source=f"builtin:{style}")
+
+    @classmethod
+    def from_dir(cls, directory: str | Path, *, fallback: str = "analysis") -> PromptSet:
+        """Templates from ``directory`` (files named as in :data:`PROMPT_FILES`); a missing file
+        falls back to the built-in ``fallback`` style, an unreadable or invalid one is an error."""
+        root = Path(directory).expanduser()
+        if not root.is_dir():
+            raise ConfigError(f"prompt directory {root} does not exist or is not a directory")
+        base = cls.builtin(fallback)
+        texts = {}
+        for kind, name in PROMPT_FILES.items():
+            path = root / name
+            if not path.is_file():
+                texts[kind] = getattr(base, kind)
+                continue
+            try:
+                texts[kind] = path.read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read prompt file {path}: {exc}") from exc
+        return cls(**texts, source=str(root))
+
+    def entities_prompt(self, question: str, rubrics: Sequence[str], answer: str) -> str:
+        """The entity-identification prompt for one answer."""
+        labels = all_entity_labels(rubrics)
+        return self.entities.format(question=question, constraints=format_constraints(rubrics).strip(),
+                                    response=answer, labels=_quoted(labels))
+
+    def support_prompt(self, evidence: str, statements: Sequence[str]) -> str:
+        """The citation-support prompt for the filled rubrics."""
+        keys = [f"S{i}" for i in range(1, len(statements) + 1)]
+        return self.support.format(context=evidence, statements=format_statements(statements).strip(),
+                                   labels=_quoted(keys))
+
+    def outcome_prompt(self, question: str, answer: str, label: str) -> str:
+        """The outcome grader prompt (BrowseComp-style contract)."""
+        return self.outcome.format(question=question, response=answer, correct_answer=label)
+
+
+@functools.cache
+def builtin_prompts(style: str = "analysis") -> PromptSet:
+    """The shipped templates of one style, read once."""
+    return PromptSet.builtin(style)
 
 
 def identify_entities_prompt(question: str, rubrics: Sequence[str], answer: str) -> str:
-    """Prompt asking which identity the answer states for every rubric entity."""
-    labels = all_entity_labels(rubrics)
-    example = json.dumps({label: ("..." if i % 2 == 0 else None) for i, label in enumerate(labels)})
-    keys = ", ".join(f'"{label}"' for label in labels)
-    return f"""You check which entities a research response identifies.
-
-A multi-hop question was decomposed into constraints about hidden entities. The constraints use \
-placeholders: <E0> is always the final answer to the question; <E1>, <E2>, ... are intermediate \
-entities.
-
-[Question]
-{question}
-
-[Constraints]
-{format_constraints(rubrics)}
-
-[Response]
-{answer}
-
-For every entity placeholder used in the constraints, write the identity that the response states \
-for it EXPLICITLY. Use only the response: do not use your own knowledge, do not solve the question, \
-do not guess, and do not infer an identity the response does not name. If the response does not \
-explicitly name the entity, the value is null.
-
-Output one JSON object in a ```json fenced block with exactly these keys: {keys}. Each value is a \
-string (the entity as the response names it) or null. For example:
-```json
-{example}
-```"""
+    """The default entity-identification prompt."""
+    return builtin_prompts().entities_prompt(question, rubrics, answer)
 
 
 def support_prompt(evidence: str, statements: Sequence[str]) -> str:
-    """Prompt asking whether each filled rubric is supported by the cited evidence."""
-    keys = [f"S{i}" for i in range(1, len(statements) + 1)]
-    example = json.dumps({key: i % 2 == 0 for i, key in enumerate(keys)})
-    return f"""You verify statements against the web pages a research agent cited.
-
-[Web pages]
-{evidence}
-
-[Statements]
-{format_statements(statements)}
-
-For each statement, decide whether it is fully supported by the web page content above: every \
-fact in it must be stated in, or directly entailed by, that content. Use no outside knowledge. \
-A statement that is only partly supported, or contradicted, is not supported.
-
-Output one JSON object in a ```json fenced block with exactly these keys: \
-{", ".join(keys)}. Each value is true or false. For example:
-```json
-{example}
-```"""
+    """The default citation-support prompt."""
+    return builtin_prompts().support_prompt(evidence, statements)
 
 
 def outcome_prompt(question: str, answer: str, label: str) -> str:
-    """BrowseComp-style grader prompt (after OpenAI simple-evals' BrowseComp grader template)."""
-    return f"""Judge whether the following [response] to [question] is correct or not based on the \
-precise and unambiguous [correct_answer] below.
+    """The default outcome grader prompt."""
+    return builtin_prompts().outcome_prompt(question, answer, label)
 
-[question]: {question}
 
-[response]: {answer}
+def _quoted(keys: Sequence[str]) -> str:
+    return ", ".join(f'"{key}"' for key in keys)
 
-Your judgement must be in the format and criteria specified below:
 
-extracted_final_answer: The final exact answer extracted from the [response]. Put the extracted \
-answer as 'None' if there is no exact, final answer to extract from the response.
-
-[correct_answer]: {label}
-
-reasoning: Explain why the extracted_final_answer is correct or incorrect based on \
-[correct_answer], focusing only on if there are meaningful differences between [correct_answer] \
-and the extracted_final_answer. Do not comment on any background to the problem, do not attempt \
-to solve the problem, do not argue for any answer different than [correct_answer], focus only on \
-whether the answers match.
-
-correct: Answer 'yes' if extracted_final_answer matches the [correct_answer] given above, or is \
-within a small margin of error for numerical problems. Answer 'no' otherwise, i.e. if there is any \
-inconsistency, ambiguity, non-equivalency, or if the extracted answer is incorrect."""
+def _check_template(kind: PromptKind, text: str, source: str) -> None:
+    where = f"{source}: {PROMPT_FILES[kind]}"
+    try:
+        fields = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+    except ValueError as exc:  # a lone brace
+        raise ConfigError(f"{where} is not a valid template: {exc} (write {{{{ and }}}} for braces)") from exc
+    bad = {f for f in fields if not f or not f.isidentifier()}
+    if bad:
+        raise ConfigError(f"{where} uses positional or indexed fields {sorted(bad)}; use named fields")
+    missing = _REQUIRED[kind] - fields
+    unknown = fields - _REQUIRED[kind] - (_OPTIONAL if kind != "outcome" else frozenset())
+    if missing or unknown:
+        raise ConfigError(
+            f"{where} must use the fields {sorted(_REQUIRED[kind])}; missing {sorted(missing)}, "
+            f"unknown {sorted(unknown)}"
+        )
 
 
 def parse_entities_output(text: str, labels: Sequence[str]) -> dict[str, str | None]:
