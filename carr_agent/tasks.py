@@ -13,9 +13,10 @@ Two layouts are read as they are, one JSON object per line (blank lines are igno
   answer in ``label`` (or ``answer``), and ``metadata.remote_env_info`` holding
   ``search_forbidden_strs`` (its first item is the bare question the judges see) and ``rubrics``.
 
-A line that cannot be used (invalid JSON, no label, no question, rubrics that never mention
-``<E0>``, entity labels with gaps such as E0, E1, E3, a duplicate id) is reported with its line
-number and reason and skipped; :func:`load_tasks` raises only when nothing usable is left (or,
+A line that cannot be used (not UTF-8, invalid JSON, JSON nested too deeply, an integer too large
+to read, a lone surrogate, no label, no question, rubrics that never mention ``<E0>``, entity
+labels with gaps such as E0, E1, E3 or beyond ``<E{MAX_ENTITY_LABEL}>``, a duplicate id) is
+reported with its line number and reason and skipped; a UTF-8 byte-order mark is accepted; :func:`load_tasks` raises only when nothing usable is left (or,
 with ``strict=True``, at the first report). ``aliases``, ``hops``, ``traps``, ``gold_urls`` and
 any other key a record carries (e.g. ``source``, ``tools``) go into :attr:`Task.metadata`, where
 :class:`~carr_agent.rewards.DeterministicJudge` reads ``aliases`` (a list: aliases of the label;
@@ -46,8 +47,13 @@ _LABEL_KEYS = ("label", "answer")
 #: Keys that become Task fields; every other key of a record is kept in ``Task.metadata``.
 _CONSUMED = frozenset({"id", "question", "problem", "label", "answer", "rubrics", "entities",
                        "metadata", "input_messages", "prompt", "messages"})
-_ENTITY_RE = re.compile(r"<(E\d+)>")
+_ENTITY_RE = re.compile(r"<E(\d+)>")
 _ENTITY_KEY = re.compile(r"E\d+")
+#: The largest entity label a rubric may use (real tasks use a handful; a bound keeps a label such
+#: as ``<E5000000>`` from making the scorer build millions of slots).
+MAX_ENTITY_LABEL = 999
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +108,21 @@ def iter_tasks(path: str | Path) -> Iterator[Task | TaskLineError]:
     """
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise TaskFormatError(f"cannot read task file {path}: {exc}") from exc
     seen: set[str] = set()
     with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            if not raw.strip():
+        for lineno, data in enumerate(handle, start=1):
+            if lineno == 1:
+                data = data.removeprefix(_UTF8_BOM)
+            text = _decode_line(data, lineno)
+            if isinstance(text, TaskLineError):
+                yield text
                 continue
-            item = parse_task_line(raw, lineno)
+            if not text.strip():
+                continue
+            item = parse_task_line(text, lineno)
             if isinstance(item, Task):
                 if item.id in seen:
                     item = TaskLineError(lineno, f"duplicate task id {item.id!r}", item.id)
@@ -157,12 +169,43 @@ def load_tasks(path: str | Path, *, strict: bool = False) -> list[Task]:
     return list(read_tasks(path, strict=strict).tasks)
 
 
-def parse_task_line(raw: str, lineno: int) -> Task | TaskLineError:
-    """One JSONL line as a :class:`Task`, or the reason it cannot be one."""
+def _decode_line(data: bytes, lineno: int) -> str | TaskLineError:
+    """A line's text, or why it is not UTF-8."""
     try:
-        record = json.loads(raw)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf16 = lineno == 1 and data.startswith(_UTF16_BOMS)
+        hint = "; the file looks UTF-16: save it as UTF-8" if utf16 else ""
+        return TaskLineError(lineno, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at column "
+                                     f"{exc.start + 1}){hint}")
+    if "\x00" in text:
+        return TaskLineError(lineno, "holds NUL bytes: not a UTF-8 text line (UTF-16 or binary?)")
+    return text
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_task_line(raw: str, lineno: int) -> Task | TaskLineError:
+    """One JSONL line as a :class:`Task`, or the reason it cannot be one. Never raises for bad
+    content: invalid or too deeply nested JSON, huge integers, ``NaN``/``Infinity`` and lone
+    surrogates are reasons like any other."""
+    try:
+        record = json.loads(raw, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         return TaskLineError(lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return TaskLineError(lineno, "invalid JSON: nested too deeply")
+    except ValueError as exc:  # an integer over Python's digit limit, NaN/Infinity
+        return TaskLineError(lineno, f"invalid JSON: {exc}")
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return TaskLineError(lineno, f"a string holds a lone surrogate ({exc.object[exc.start]!r}), "
+                                     "which is not Unicode text")
+    except (ValueError, RecursionError) as exc:  # pragma: no cover - json.loads caught these
+        return TaskLineError(lineno, f"unusable JSON: {exc}")
     if not isinstance(record, dict):
         return TaskLineError(lineno, f"expected a JSON object, got {type(record).__name__}")
     task_id = record.get("id")
@@ -218,14 +261,22 @@ def check_rubrics(rubrics: Sequence[str]) -> None:
     """
     if not rubrics:
         return
-    labels = {int(n[1:]) for r in rubrics for n in _ENTITY_RE.findall(r)}
+    digits = {n for r in rubrics for n in _ENTITY_RE.findall(r)}
+    big = sorted(n for n in digits if len(n) > len(str(MAX_ENTITY_LABEL)) or int(n) > MAX_ENTITY_LABEL)
+    if big:
+        shown = big[0] if len(big[0]) <= 12 else big[0][:12] + "..."
+        raise TaskFormatError(f"rubric entity label <E{shown}> is over the limit "
+                              f"<E{MAX_ENTITY_LABEL}>")
+    labels = {int(n) for n in digits}
     if 0 not in labels:
         raise TaskFormatError("rubrics never mention <E0> (the final answer)")
-    missing = [f"E{i}" for i in range(max(labels) + 1) if i not in labels]
-    if missing:
+    if max(labels) + 1 != len(labels):
         used = ", ".join(f"E{i}" for i in sorted(labels))
+        missing = [f"E{i}" for i in range(max(labels)) if i not in labels][:10]
+        more = max(labels) + 1 - len(labels) - len(missing)
         raise TaskFormatError(
             f"rubric entity labels are not contiguous: uses {used} but not {', '.join(missing)}"
+            + (f" (and {more} more)" if more > 0 else "")
         )
 
 
@@ -337,6 +388,7 @@ def _task_id(record: Mapping[str, Any], question: str) -> str:
 
 
 __all__ = [
+    "MAX_ENTITY_LABEL",
     "METADATA_KEYS",
     "TaskFileError",
     "TaskLineError",

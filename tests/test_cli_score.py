@@ -52,7 +52,7 @@ def test_bad_lines_are_reported_by_line_number_and_skipped(tmp_path):
     src.write_text("\n".join([good[0], "{not json", json.dumps(missing_label), good[1]]) + "\n")
     out = tmp_path / "out.jsonl"
     proc = run_score(str(src), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # the valid lines were scored; the bad ones named
     assert sorted(r["line"] for r in read(out)) == [1, 4]
     assert "line 2 skipped" in proc.stderr and "not valid JSON" in proc.stderr
     assert "line 3 skipped" in proc.stderr and "label" in proc.stderr

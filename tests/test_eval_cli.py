@@ -100,8 +100,9 @@ def test_bad_task_lines_are_named_and_good_tasks_still_run(tmp_path):
         town_task(),
     ])
     proc = run_eval(tmp_path, tasks, tmp_path / "r.sqlite")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # the good tasks ran; the skipped lines make it fail
     err = " ".join(proc.stderr.split())
+    assert "3 task lines skipped" in err
     assert "line 2: invalid JSON" in err
     assert "line 3 (id 'nolabel'): missing 'label'" in err
     assert "line 4 (id 'noe0'): rubrics never mention <E0>" in err

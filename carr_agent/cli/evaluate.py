@@ -162,10 +162,17 @@ def eval_command(
     failed = [r for r in records if r.status == "failed"]
     for r in failed:
         err.print(f"[red]failed[/red] {r.task_id}: {'; '.join(r.errors)}", highlight=False)
+    errored = [r for r in records if r.status == "ok" and r.finish_reason == "error"]
+    for r in errored:
+        err.print(f"[red]error[/red] {r.task_id}: {'; '.join(r.errors)} (stored; not retried)",
+                  highlight=False)
     console.print(f"{outcome.written} results written this time, {outcome.skipped} skipped; "
                   f"report: carr-agent report {store} -o report.html", highlight=False)
     if failed:
         err.print(f"{len(failed)} runs failed; run the same command again to retry them")
+    if task_set.errors:
+        err.print(f"{len(task_set.errors)} task lines skipped (named above)")
+    if failed or errored or task_set.errors:
         raise typer.Exit(1)
 
 

@@ -117,6 +117,8 @@ def score(
         f"already in {output}, {len(summary.bad)} bad lines skipped"
         + (f"; mean reward {sum(rewards) / len(rewards):.4f}" if rewards else "")
     )
+    if summary.bad:
+        raise typer.Exit(1)
 
 
 @app.command("serve-reward")

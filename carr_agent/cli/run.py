@@ -99,6 +99,8 @@ def run(
     err = Console(stderr=True)
     if (question is None) == (resume is None):
         _fail(err, "give a QUESTION, or --resume THREAD to continue an earlier run")
+    if question is not None and not question.strip():
+        _fail(err, "the question is empty: give the QUESTION to research")
     if web and corpus is not None:
         _fail(err, "--web and --corpus are alternatives; give one")
     if resume is not None and no_checkpoint:

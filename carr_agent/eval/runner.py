@@ -8,9 +8,17 @@
 
 Resumability comes from the store: results are durable the moment ``save`` returns and a re-run
 with the same :class:`~carr_agent.eval.config.EvalConfig` skips every task with an ``ok`` result.
-A task whose *agent run* raises is stored as ``failed`` (with the error) and retried next time;
-a task whose *judge* fails is an ordinary result with unknown (None) scores. Ctrl-C cancels the
-runs in flight; nothing half-finished is written.
+Failures never abort the run; each is stored with its task:
+
+* an *agent run* that raises something worth retrying (a model server that went away, a
+  network error) is stored as ``failed`` and retried next time;
+* an *agent run* that fails because of its input (:data:`PERMANENT_ERRORS`: bad data or
+  configuration, a value the agent cannot handle, the recursion limit) would fail the same way
+  again: it is stored as done with the error (status ``ok``, ``finish_reason`` ``"error"``,
+  unknown scores), not retried forever;
+* a *judge* that fails, or crashes, gives an ordinary result with unknown (None) scores.
+
+Ctrl-C cancels the runs in flight; nothing half-finished is written.
 
 The agent is built per task (``agent_factory(task)``) because the leakage guard hides pages that
 quote *this* task's question; building a graph is cheap next to running it.
@@ -25,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from carr_agent.errors import CarrError, ConfigError
+from carr_agent.errors import ConfigError
 from carr_agent.eval.citecheck import CitationCheck, check_citations, count_citations
 from carr_agent.eval.config import EvalConfig
 from carr_agent.eval.record import EvalRecord
@@ -42,6 +50,10 @@ AgentFactory = Callable[[Task], Any]
 ResultCallback = Callable[[EvalRecord], None]
 
 _TOOL_FIELDS = {"search": "n_search", "open": "n_open", "find": "n_find"}
+#: Agent-run failures the same task would raise again: stored as done-with-error, not retried.
+#: (ConfigError and DataError are ValueErrors; GraphRecursionError is a RecursionError.)
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, ArithmeticError, RecursionError,
+                                                      LookupError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +121,19 @@ class EvalRunner:
 
         async def one(task: Task) -> None:
             async with limit:
-                record = await self.evaluate(task)
-            if self.store.save(record):
+                try:
+                    record = await self.evaluate(task)
+                except Exception as exc:  # one task never aborts the whole run
+                    logger.error("task %s: evaluation crashed: %s: %s", task.id,
+                                 type(exc).__name__, exc, exc_info=True)
+                    record = _failed_record(task, self.config.hash, exc, 0.0)
+            try:
+                written = self.store.save(record)
+            except Exception as exc:  # e.g. a value SQLite cannot store
+                logger.error("task %s: result not stored: %s: %s", task.id, type(exc).__name__, exc)
+                record = _failed_record(task, self.config.hash, exc, record.wall_s)
+                written = self.store.save(record)
+            if written:
                 counts["written"] += 1
                 counts["failed"] += record.status == "failed"
             if on_result is not None:
@@ -132,7 +155,10 @@ class EvalRunner:
         except Exception as exc:  # an eval harness records any failed run and goes on
             logger.warning("task %s: agent run failed: %s: %s", task.id, type(exc).__name__, exc,
                            exc_info=logger.isEnabledFor(logging.DEBUG))
-            return _failed_record(task, self.config.hash, exc, time.perf_counter() - start)
+            wall = time.perf_counter() - start
+            if isinstance(exc, PERMANENT_ERRORS):
+                return _errored_record(task, self.config.hash, exc, wall)
+            return _failed_record(task, self.config.hash, exc, wall)
         trajectory = read_run(state)
         answer = trajectory.answer or ""
         ledger: list[LedgerRecord] = list(trajectory.ledger)
@@ -145,15 +171,20 @@ class EvalRunner:
     async def _score(self, task: Task, trajectory: Trajectory) -> RewardResult:
         try:
             return await score_trajectory(self.scorer, task, trajectory)
-        except CarrError as exc:
-            logger.warning("task %s not scored: %s", task.id, exc)
+        except Exception as exc:  # a failed or crashed judge: unknown, never 0
+            logger.warning("task %s not scored: %s: %s", task.id, type(exc).__name__, exc)
             return RewardResult(None, None, None, errors=(f"{type(exc).__name__}: {exc}",))
 
     async def _check(self, task: Task, answer: str, ledger: Sequence[LedgerRecord]) -> CitationCheck | None:
         if not self.config.check_citations:
             return None
-        return await check_citations(self.scorer.judge, task, answer, ledger,
-                                     max_urls=self.scorer.options.max_cited_urls)
+        try:
+            return await check_citations(self.scorer.judge, task, answer, ledger,
+                                         max_urls=self.scorer.options.max_cited_urls)
+        except Exception as exc:  # the check is unknown, the run goes on
+            logger.warning("task %s: citation check failed: %s: %s", task.id, type(exc).__name__, exc)
+            return CitationCheck(checked=0, unsupported=None,
+                                 error=f"citation check: {type(exc).__name__}: {exc}")
 
 
 # -- turning a finished state into a record (pure) --------------------------------------------
@@ -243,6 +274,15 @@ def _failed_record(task: Task, config_hash: str, exc: BaseException, wall_s: flo
     )
 
 
+def _errored_record(task: Task, config_hash: str, exc: BaseException, wall_s: float) -> EvalRecord:
+    """A run that failed because of its input: done (not retried), scores unknown."""
+    return EvalRecord(
+        task_id=task.id, config_hash=config_hash, status="ok", question=task.question,
+        label=task.label, hops=_hops(task), errors=[f"{type(exc).__name__}: {exc}"],
+        finish_reason="error", wall_s=wall_s,
+    )
+
+
 def _hops(task: Task) -> int | None:
     hops = (task.metadata or {}).get("hops")
     return hops if isinstance(hops, int) and not isinstance(hops, bool) else None
@@ -250,6 +290,7 @@ def _hops(task: Task) -> int | None:
 
 
 __all__ = [
+    "PERMANENT_ERRORS",
     "AgentFactory",
     "EvalOutcome",
     "EvalRunner",

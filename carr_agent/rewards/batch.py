@@ -7,8 +7,9 @@ line, so an interrupted run loses at most the requests being judged at that mome
 command again and lines already in the output are skipped. A last output line cut off by the
 interruption is removed before appending.
 
-Lines that are not valid JSON or not valid requests (HTTP 400/422) are reported with their line
-number and skipped (not written). Judge failures (502/504) are written with ``reward: null``;
+Lines that are not UTF-8, not valid JSON (nested too deeply, an integer too large to read), not
+valid requests (HTTP 4xx) or that make scoring raise are reported with their line number and
+skipped (not written); the other lines are scored all the same. Judge failures (502/504) are written with ``reward: null``;
 ``retry_failed=True`` drops them from the output and judges those lines again.
 """
 
@@ -93,14 +94,28 @@ def done_lines(out_path: Path, *, drop_failed: bool = False) -> set[int]:
 
 def iter_requests(in_path: Path) -> Iterator[tuple[int, Any | DataError]]:
     """``(line number, parsed JSON or the error)`` for every non-blank input line."""
-    with in_path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+    with in_path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, DataError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+            yield number, _parse_line(raw)
+
+
+def _parse_line(raw: bytes) -> Any | DataError:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return DataError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return DataError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return DataError("not valid JSON (nested too deeply)")
+    except ValueError as exc:  # an integer over Python's digit limit
+        return DataError(f"not valid JSON ({exc})")
 
 
 async def score_jsonl(
@@ -162,7 +177,12 @@ async def _one(
     summary: BatchSummary,
     on_result: Callable[[int, int, dict[str, Any]], None] | None,
 ) -> None:
-    status, response = await service.evaluate(body)
+    try:
+        status, response = await service.evaluate(body)
+    except Exception as exc:  # one line never stops the others: it is named and skipped
+        logger.debug("line %d raised while scored", number, exc_info=True)
+        _bad(summary, number, f"scoring failed: {type(exc).__name__}: {exc}", on_result)
+        return
     if status not in _WRITTEN:
         _bad(summary, number, str(response.get("error", response)), on_result)
         return
@@ -171,7 +191,15 @@ async def _one(
         record["id"] = body["id"]
     record["status"] = status
     record.update(response)
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    try:
+        line = json.dumps(record, ensure_ascii=False)
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the request: keep it escaped
+        line = json.dumps(record, ensure_ascii=True)
+    except (ValueError, RecursionError) as exc:
+        _bad(summary, number, f"result not writable as JSON: {exc}", on_result)
+        return
+    out.write(line + "\n")
     out.flush()
     summary.scored += 1
     if status in _FAILED:

@@ -273,7 +273,7 @@ def _read_records(
                 continue
             try:
                 record = _validate(json.loads(line))
-            except (ValueError, CorpusError) as exc:
+            except (ValueError, RecursionError) as exc:
                 n_errors += 1
                 if len(errors) < _MAX_REPORTED_ERRORS:
                     errors.append(f"line {lineno}: {_describe(exc)}")
@@ -292,6 +292,10 @@ def _describe(exc: Exception) -> str:
         return "not UTF-8"
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON ({exc.msg} at column {exc.colno})"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON (nested too deeply)"
+    if not isinstance(exc, CorpusError):  # e.g. an integer over Python's digit limit
+        return f"invalid JSON ({exc})"
     return str(exc)
 
 
@@ -306,6 +310,16 @@ def _validate(obj: Any) -> dict[str, Any]:
     for key in ("title", "date"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise CorpusError(f"{key!r} must be a string or null")
+    for key in ("url", "title", "text", "date"):
+        try:
+            (obj.get(key) or "").encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CorpusError(f"{key!r} holds a lone surrogate ({exc.object[exc.start]!r}), "
+                              "which is not Unicode text") from exc
+    try:
+        normalize_url(obj["url"])
+    except ValueError as exc:
+        raise CorpusError(f"'url' {obj['url']!r} is not a usable URL: {exc}") from exc
     return _clean_record(obj)
 
 

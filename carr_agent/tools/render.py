@@ -17,6 +17,7 @@ from carr_agent.types import Hit, Page
 
 _HIT_LINE = re.compile(r"^\[(\d{1,9})\] (Title|URL Source|Description|Date): ?(.*)$")
 _MATCH_HEADER = re.compile(r"^\[Match (\d+)\]$", re.M)
+_CONTENT_LINE = re.compile(r"^Markdown Content:[ \t]*(?:\n|\Z)", re.M)
 NO_RESULTS = "No results found."
 NO_MATCHES = "No matches found."
 
@@ -114,9 +115,11 @@ def parse_page(text: str) -> Page:
     Raises:
         HistoryFormatError: the text has no ``URL Source:`` header line.
     """
-    head, sep, body = text.partition("Markdown Content:\n")
-    if not sep:
-        head, sep, body = text.partition("Markdown Content:")
+    m = _CONTENT_LINE.search(text)  # a line of its own: a title may say "Markdown Content:"
+    if m is not None:
+        head, body = text[: m.start()], text[m.end():]
+    else:
+        head, _, body = text.partition("Markdown Content:")
     meta: dict[str, str] = {}
     for line in head.splitlines():
         key, colon, value = line.partition(":")

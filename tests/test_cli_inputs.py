@@ -1,0 +1,135 @@
+"""Odd inputs to the CLIs: each bad line is named with its number, the rest is processed, and the
+exit status says something was skipped. Real ``carr-agent`` processes, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carr_agent.rewards.batch import score_jsonl
+from carr_agent.rewards.server import RewardService
+from tests._carr_fixture import SAMPLE_REQUESTS, carr_agent_cmd
+from tests.graph_support import write_corpus
+
+GOOD = SAMPLE_REQUESTS.read_text(encoding="utf-8").splitlines()
+#: Lines no request parser can take whole.
+HOSTILE = [
+    b"[" * 50_000 + b"]" * 50_000,                        # JSON nested 50,000 deep
+    b'{"id": 1' + b"0" * 5000 + b"}",                     # a 5,000-digit integer
+    b'{"id": "x", "question": "\\ud800", "label": 1}',   # a lone surrogate
+    b"\xff\xfe\x00binary\x00",                             # not UTF-8
+    b'{"id": Infinity}',
+]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARR_JUDGE")}
+    env.update(CARR_JUDGE_CACHE="off", COLUMNS="300", CARR_AGENT_CACHE=str(tmp / "cache"),
+               CARR_AGENT_DATA=str(tmp / "data"))
+    return env
+
+
+def _carr(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*carr_agent_cmd(), *args], env=_env(tmp), capture_output=True,
+                          text=True, timeout=180)
+
+
+def _write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    return path
+
+
+def test_score_names_hostile_lines_scores_the_valid_ones_and_exits_non_zero(tmp_path) -> None:
+    lines = [GOOD[0].encode(), *HOSTILE, GOOD[1].encode()]
+    src = _write(tmp_path / "in.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    proc = _carr(tmp_path, "score", str(src), "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    scored = [json.loads(x)["line"] for x in out.read_text().splitlines()]
+    assert scored[0] == 1 and len(lines) in scored  # the valid lines around them were scored
+    err = " ".join(proc.stderr.split())
+    for number in range(2, 2 + len(HOSTILE)):
+        assert number in scored or f"line {number} skipped" in err, err[-2000:]
+    assert "nested too deeply" in err and "not UTF-8" in err
+
+
+class ExplodingService(RewardService):
+    """The real service, except that requests with id "boom" raise inside scoring."""
+
+    async def evaluate(self, body: Any) -> tuple[int, dict[str, Any]]:
+        if isinstance(body, dict) and body.get("id") == "boom":
+            raise RuntimeError("scorer bug")
+        return await super().evaluate(body)
+
+
+def test_a_line_that_raises_while_scored_is_named_and_its_neighbours_are_scored(tmp_path) -> None:
+    boom = json.loads(GOOD[0])
+    boom["id"] = "boom"
+    src = _write(tmp_path / "in.jsonl", [GOOD[0].encode(), json.dumps(boom).encode(), GOOD[1].encode()])
+    out = tmp_path / "out.jsonl"
+    summary = asyncio.run(score_jsonl(src, out, ExplodingService(None)))
+    assert summary.bad == [(2, "scoring failed: RuntimeError: scorer bug")]
+    assert sorted(json.loads(x)["line"] for x in out.read_text().splitlines()) == [1, 3]
+
+
+# -- corpus build / open ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    from carr_agent.tools.corpus import CorpusIndex
+
+    CorpusIndex.build(write_corpus(root / "docs.jsonl"), root / "index")
+    return root / "index"
+
+
+@pytest.mark.parametrize("url", ["http://example.org:99999/a", "http://example.org:abc/",
+                                 "http://[::1", "http://[zz::1]/", "https://[::1]:80/x",
+                                 "http://example.org/\udcff", "wiki:Brastow", "Anton Marek: biography"])
+def test_corpus_open_of_odd_urls_is_a_named_error(index, tmp_path, url) -> None:
+    proc = subprocess.run([sys.executable, "-m", "carr_agent.cli", "corpus", "open", str(index), url],
+                          env={**_env(tmp_path), "PYTHONUTF8": "1"}, capture_output=True, text=True,
+                          timeout=120, errors="surrogateescape")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "error:" in proc.stderr
+
+
+def test_corpus_build_names_each_bad_line(tmp_path) -> None:
+    good = json.dumps({"url": "https://example.org/a", "title": "A", "text": "alpha"}).encode()
+    lines = [good,
+             json.dumps({"url": "http://example.org:99999/b", "text": "bad port"}).encode(),
+             json.dumps({"url": "http://[::1", "text": "broken IPv6"}).encode(),
+             json.dumps({"url": "https://[2001:db8::1]/c", "text": "an IPv6 literal"}).encode(),
+             b'{"url": "https://example.org/d", "text": "x"',
+             b"[" * 50_000 + b"]" * 50_000,
+             b'{"url": "https://example.org/e", "text": "\\ud800"}',
+             b'{"url": "https://example.org/f", "text": "n", "n": 1' + b"0" * 5000 + b"}"]
+    src = _write(tmp_path / "docs.jsonl", lines)
+    proc = _carr(tmp_path, "corpus", "build", str(src), "-o", str(tmp_path / "index"))
+    assert "Traceback" not in proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert proc.returncode == 1, err
+    for number, reason in [(5, "invalid JSON"), (6, "invalid JSON (nested too deeply)"),
+                           (7, "'text' holds a lone surrogate"),
+                           (8, "invalid JSON")]:
+        assert f"line {number}: {reason}" in err, err
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_run_refuses_an_empty_question_without_leaving_a_thread(tmp_path, question) -> None:
+    proc = _carr(tmp_path, "run", question, "--model", "scripted:/nonexistent.json")
+    assert proc.returncode == 2
+    assert "question is empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "data" / "checkpoints.sqlite").exists()
