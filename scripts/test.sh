@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-ruff check carr_agent tests benchmarks examples
+ruff check carr_agent tests benchmarks examples devtools
 python -m pytest -q "$@"

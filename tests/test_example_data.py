@@ -289,7 +289,7 @@ def test_demo_question_search_ranks_the_answer_page_first(tmp_path: Path) -> Non
 
 
 def test_regenerating_with_the_default_seed_reproduces_the_shipped_files(tmp_path: Path) -> None:
-    from carr_agent.data.generate import build, write
+    from devtools.valdoria.generate import build, write
 
     manifest = write(build(), tmp_path)
     shipped = json.loads((example_corpus_path().parent / "manifest.json").read_text())

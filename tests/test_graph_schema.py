@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from carr_agent.graph import ScriptedChatModel, build_agent
+from carr_agent.graph import build_agent
+from carr_agent.testing.scripted import ScriptedChatModel
 
 
 def agent():

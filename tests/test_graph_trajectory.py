@@ -7,12 +7,12 @@ import json
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from carr_agent.graph import (
-    ScriptedChatModel,
     build_agent,
     messages_from_trajectory,
     to_reference_history,
     trajectory_to_dict,
 )
+from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.types import Hit, Page
 from tests.graph_support import DictFetcher, ListSearch
 

@@ -9,7 +9,8 @@ holds a handful of easy two-hop tasks for tests, demos and the CPU training reci
 
 Everything here is a path helper or a pure reader: nothing happens at import. The files are
 package data, found with :mod:`importlib.resources` so they work from an installed wheel. They
-are written by :mod:`carr_agent.data.generate`.
+are written by the repository's generator (``python -m devtools.valdoria.generate``), which is
+not part of the installed package.
 """
 
 from __future__ import annotations

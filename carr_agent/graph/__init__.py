@@ -26,7 +26,6 @@ from carr_agent.graph.prompts import (
     DEFAULT_SYSTEM_PROMPT,
     answer_format_instructions,
 )
-from carr_agent.graph.scripted import ScriptedChatModel
 from carr_agent.graph.state import AgentInput, AgentState, FinalAnswer, ResolvedCitation
 from carr_agent.graph.tools import BrowsingSession, browser_tools
 from carr_agent.graph.trajectory import (
@@ -50,7 +49,6 @@ __all__ = [
     "ForceAnswerNode",
     "ModelNode",
     "ResolvedCitation",
-    "ScriptedChatModel",
     "ToolsNode",
     "answer_format_instructions",
     "browser_tools",

@@ -1,7 +1,7 @@
 """Wording for the Valdoria pages: filler sentences, word lists and phrase variants.
 
 Pure constants. Filler sentences carry no checkable facts beyond their placeholders (which the
-renderers in :mod:`carr_agent.data.pages` fill from the page's own entity), so they can never
+renderers in :mod:`devtools.valdoria.pages` fill from the page's own entity), so they can never
 contradict a rubric; they exist to make pages read like prose and to give search some noise.
 """
 

@@ -4,7 +4,7 @@ Every page is a :class:`Doc` (the corpus line plus the keys of the entities it t
 the task builder uses to find the pages that support a rubric). Each page draws its wording from
 its own random stream (seeded by the page's entity key), so pages vary in template and filler yet
 the whole corpus is reproducible. Statements of facts use the same key words as the rubrics in
-:mod:`carr_agent.data.tasks` ("born in", "lies on", "flows into", ...), which is what lets a
+:mod:`devtools.valdoria.questions` ("born in", "lies on", "flows into", ...), which is what lets a
 string-matching judge check support.
 """
 
@@ -14,9 +14,9 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from carr_agent.data import prose as P
-from carr_agent.data.names import GIVEN_FEMALE, GIVEN_MALE
-from carr_agent.data.world import DEMONYM, REGION, Entity, World
+from devtools.valdoria import prose as P
+from devtools.valdoria.names import GIVEN_FEMALE, GIVEN_MALE
+from devtools.valdoria.world import DEMONYM, REGION, Entity, World
 
 WIKI = "https://valdopedia.example/wiki/"
 NEWS = "https://valdoria-herald.example/"

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from carr_agent.data import DEMO_QUESTION
-from carr_agent.data.pages import Doc, leak_thread, wiki_url, wrong_fact_blog
-from carr_agent.data.world import REGION, Entity, World
+from devtools.valdoria.pages import Doc, leak_thread, wiki_url, wrong_fact_blog
+from devtools.valdoria.world import REGION, Entity, World
 
 Step = tuple[str, str, str, int | None]  # (relation, subject key, object key, year)
 

@@ -2,8 +2,8 @@
 
 Run once after changing the generator (the output is committed)::
 
-    python -m carr_agent.data.generate            # writes carr_agent/data/valdoria/
-    python -m carr_agent.data.generate --out DIR  # somewhere else, e.g. to compare
+    python -m devtools.valdoria.generate            # writes carr_agent/data/valdoria/
+    python -m devtools.valdoria.generate --out DIR  # somewhere else, e.g. to compare
 
 The output is a pure function of the seed: the same seed gives byte-identical files.
 ``manifest.json`` records counts and hashes. The corpus is plain JSONL (about 3 MB) so that
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carr_agent.data.pages import Doc, encyclopedia, forum_threads, news, travel_blogs
-from carr_agent.data.tasks import add_leak_threads, build_tasks
-from carr_agent.data.world import build_world
+from devtools.valdoria.pages import Doc, encyclopedia, forum_threads, news, travel_blogs
+from devtools.valdoria.questions import add_leak_threads, build_tasks
+from devtools.valdoria.world import build_world
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +129,16 @@ def write(ds: Dataset, out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, Any
     return manifest
 
 
+#: Where the package ships the data (``carr_agent/data/valdoria``).
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "carr_agent" / "data" / "valdoria"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--tasks", type=int, default=MAIN_TASKS, help="number of main tasks")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "valdoria")
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR,
+                        help="output directory (default: the package's shipped data)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     manifest = write(build(args.seed, args.tasks), args.out, args.seed)

@@ -3,8 +3,8 @@
 Entities (provinces, mountains, lakes, rivers, towns, people, institutions, works, events,
 awards) carry their facts as attributes that point at other entities by key. Facts chain across
 entities: a person is born in a town, the town lies on a river, the river flows into a lake, the
-lake is named after a person. Pages (:mod:`carr_agent.data.pages`) and tasks
-(:mod:`carr_agent.data.tasks`) are both rendered from this one graph, so a task's gold values are
+lake is named after a person. Pages (:mod:`devtools.valdoria.pages`) and tasks
+(:mod:`devtools.valdoria.questions`) are both rendered from this one graph, so a task's gold values are
 facts the corpus states.
 """
 
@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from carr_agent.data.names import (
+from devtools.valdoria.names import (
     DEMO_NAMES,
     MUSICAL_FORMS,
     TITLE_ADJECTIVES,

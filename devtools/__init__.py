@@ -1,0 +1,1 @@
+"""Development tools of the carr_agent repository (not part of the installed package)."""
