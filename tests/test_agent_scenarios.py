@@ -16,7 +16,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from carr_agent.graph import build_agent
-from carr_agent.graph.scripted import ScriptedChatModel
+from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
 from carr_agent.tools.fetch import HttpFetcher
 from carr_agent.types import Hit
