@@ -44,6 +44,7 @@ from typing_extensions import (
     is_typeddict,
 )
 
+from carr_agent.aio import run_sync
 from carr_agent.errors import ConfigError, DataError, TaskFormatError
 from carr_agent.rewards.protocol import result_to_response
 from carr_agent.rewards.run import (
@@ -59,7 +60,6 @@ from carr_agent.rewards.run import (
     tool_calls_of,
 )
 from carr_agent.rewards.scorer import score_trajectory
-from carr_agent.sync import run_coroutine_sync
 from carr_agent.types import RewardResult, Task
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ class CarrRewardNode:
 
     def __call__(self, state: Any) -> dict[str, Any]:
         """Score ``state`` from synchronous code (a worker thread when a loop is running here)."""
-        return run_coroutine_sync(self.acall(state))
+        return run_sync(self.acall(state))
 
     def as_runnable(self, name: str = DEFAULT_NODE_NAME) -> Runnable[Any, dict[str, Any]]:
         """The node as a sync+async runnable for ``StateGraph.add_node``."""
