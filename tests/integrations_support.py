@@ -13,37 +13,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DOCS = [
-    {"url": "https://example.org/zorblat", "title": "Zorblat Institute",
-     "text": "The Zorblat Institute was founded in Prague in 1923 by astronomers."},
-    {"url": "https://example.org/prague", "title": "Prague",
-     "text": "The Vltava is a river that flows through Prague."},
-    {"url": "https://example.org/danube", "title": "Danube",
-     "text": "The Danube is a river that flows through Vienna."},
-]
-QUESTION = "Which river flows through the city where the Zorblat Institute was founded?"
+# the world of the CPU training test: same corpus, task and scripted full research
+from tests.test_training_loop import DOCS, GOOD, TASK
+from tests.test_training_loop import _answer as answer
+from tests.test_training_loop import _call as call
+
+QUESTION = TASK.question
+LABEL = TASK.label
 REMOTE_ENV_INFO = {
     "search_forbidden_strs": [QUESTION],
-    "rubrics": ["<E0> is a river that flows through <E1>.",
-                "The Zorblat Institute was founded in <E1>."],
-    "entities": {"E0": "Vltava", "E1": "Prague"},
+    "rubrics": list(TASK.rubrics),
+    "entities": dict(TASK.entities or {}),
 }
-LABEL = "Vltava"
-
-
-def call(name: str, **args: object) -> str:
-    return "<tool_call>\n" + json.dumps({"name": name, "arguments": args}) + "\n</tool_call>"
-
-
-def answer(body: str, exact: str) -> str:
-    return f"## Explanation with Citations\n{body}\n\n## Exact Answer\n{exact}\n\n## References\n"
-
-
-GOOD = answer("Zorblat was founded in Prague [1](https://example.org/zorblat). The Vltava is a "
-              "river that flows through Prague [2](https://example.org/prague).", "Vltava")
 GOOD_SCRIPT = [call("search", query="Zorblat Institute founded"),
                call("open", id_or_url="https://example.org/zorblat"),
                call("open", id_or_url="https://example.org/prague"), GOOD]
+__all__ = ["DOCS", "GOOD", "GOOD_SCRIPT", "LABEL", "QUESTION", "REMOTE_ENV_INFO", "ScriptedServer",
+           "answer", "build_corpus", "call"]
 
 
 def build_corpus(root: Path) -> Any:

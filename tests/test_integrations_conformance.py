@@ -252,3 +252,87 @@ def test_options_from_engine_settings_are_validated():
             group_options_from(bad, prefix="CARR_CGRPO_")
     with pytest.raises(ConfigError, match=r"< 0.5"):
         options_from_env({"CARR_CGRPO_ALPHA": "0.6"})
+
+
+# ---- adversarial inputs: what engines and servers hand the adapters -------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+reward_keys = st.sampled_from(["reward", "outcome_reward", "rubric_reward", "rubric_scores", "error",
+                               "extracted_answer", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, st.dictionaries(reward_keys, json_values, max_size=6)))
+def test_fuzz_reward_dicts_read_or_rejected_clearly(body):
+    """Any JSON a reward server could answer: a RewardResult or a DataError, nothing else; and the
+    group hook turns an unreadable dict into an unknown rollout instead of crashing."""
+    from carr_agent.errors import DataError
+    from carr_agent.integrations.common import result_from_reward_dict
+
+    try:
+        r = result_from_reward_dict(body)
+    except DataError:
+        pass
+    else:
+        for part in (r.outcome_reward, r.rubric_reward, r.reward):
+            assert part is None or (isinstance(part, float) and not math.isnan(part))
+    if isinstance(body, dict):
+        sample = SimpleNamespace(reward=body, group_index=0, remove_sample=False, metadata={})
+        raw, adv = slime_adapter.post_process(args_for(GroupOptions()), [sample])
+        assert all(isinstance(v, float) and math.isfinite(v) for v in raw + adv)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True, width=32),
+       st.sampled_from([0.0, 0.1, 0.3, 0.45]))
+def test_fuzz_decode_score_any_float(score, alpha):
+    from carr_agent.errors import ConfigError
+    from carr_agent.integrations.verl.advantage import decode_score
+
+    try:
+        r = decode_score(score, alpha)
+    except ConfigError as exc:
+        assert "CARR_CGRPO_ALPHA" in str(exc)
+        return
+    if math.isnan(score):
+        assert r.outcome_reward is None
+    else:
+        assert r.outcome_reward in (0.0, 1.0) or alpha == 0
+        assert 0.0 <= r.rubric_reward <= 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["CARR_CGRPO_ALPHA", "CARR_CGRPO_NORMALIZE",
+                                        "CARR_CGRPO_RUBRIC_FOR", "CARR_CGRPO_CONNECTIVITY"]),
+                       st.text(max_size=6) | st.sampled_from(["0.3", "true", "0", "all"])))
+def test_fuzz_options_from_environment(env):
+    from carr_agent.errors import ConfigError
+
+    try:
+        options = group_options_from(env, prefix="CARR_CGRPO_")
+    except ConfigError as exc:
+        assert "CARR_CGRPO_" in str(exc)
+    else:
+        assert isinstance(options, GroupOptions)
+
+
+def test_exact_score_round_trip_for_every_rubric_fraction():
+    """Scores written by compute_score decode to the same parts at float32 precision (how verl
+    stores token rewards), for rubric counts up to 20 and the usable α."""
+    torch = pytest.importorskip("torch")
+    from carr_agent.integrations.verl.advantage import decode_score
+    from carr_agent.integrations.verl.reward import score_dict
+
+    for alpha in (0.05, 0.1, 0.3, 0.45, 0.499):
+        for n in range(1, 21):
+            for k in range(n + 1):
+                for o in (0.0, 1.0):
+                    s = score_dict(RewardResult(o, k / n, None), alpha)["score"]
+                    stored = float(torch.tensor(s, dtype=torch.float32))
+                    back = decode_score(stored, alpha)
+                    assert back.outcome_reward == o
+                    assert back.rubric_reward == pytest.approx(k / n, abs=1e-5)
