@@ -128,7 +128,7 @@ def _agent_loop(tok, tmp_path):
         trainer_config=DictConfigWrap(cfg), server_manager=ScriptedServer(tok, GOOD_SCRIPT),
         tokenizer=tok, processor=None, dataset_cls=RLHFDataset,
         data_config=DictConfigWrap(OmegaConf.create({})), corpus=str(tmp_path / "index"),
-        max_tool_calls=5, page_budget=400,
+        max_tool_calls=5, page_budget=400, min_tool_calls=0,
     )
 
 

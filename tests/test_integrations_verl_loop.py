@@ -41,7 +41,7 @@ async def rollout(tokenizer, corpus, script, **kw):
         server=server, tokenizer=tokenizer, sampling_params=SAMPLING,
         raw_prompt=[{"role": "user", "content": QUESTION}],
         extra_info={"remote_env_info": REMOTE_ENV_INFO},
-        settings=LoopSettings(max_tool_calls=5, page_budget=400), backends=(corpus, corpus), **kw,
+        settings=LoopSettings.from_mapping({"max_tool_calls": 5, "page_budget": 400}), backends=(corpus, corpus), **kw,
     )
     return server, tokens
 
@@ -96,3 +96,14 @@ async def test_scores_of_the_loop_rollouts_feed_compute_score(corpus):
 async def test_unscorable_rows_are_unknown_not_zero():
     s = await compute_score("carr", GOOD, LABEL, {})  # no question anywhere
     assert math.isnan(s["score"]) and s["unknown"] == 1.0 and "question" in s["error"]
+
+
+def test_loop_settings_from_yaml_keys_are_validated():
+    from carr_agent.errors import ConfigError
+
+    s = LoopSettings.from_mapping({"corpus": "/c", "max_tool_calls": 7})
+    assert (s.corpus, s.agent.max_tool_calls, s.agent.min_tool_calls) == ("/c", 7, 0)
+    assert LoopSettings().agent.max_tool_calls == 100
+    for bad in ({"max_tool_call": 3}, {"max_tool_calls": -1}, {"corpus": "/c", "web": True}):
+        with pytest.raises(ConfigError):
+            LoopSettings.from_mapping(bad)

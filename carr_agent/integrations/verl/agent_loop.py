@@ -22,7 +22,8 @@ Configuration (the agent loop YAML given to ``actor_rollout_ref.rollout.agent.ag
       _target_: carr_agent.integrations.verl.agent_loop.CarrAgentLoop
       corpus: /data/corpus_index      # offline corpus (index dir or JSONL); omit with web: true
       web: false
-      max_tool_calls: 100
+      max_tool_calls: 100     # budgets: carr_agent.graph.config.AgentConfig (default: the paper's)
+      min_tool_calls: 0
       page_budget: 10000
 
 Rows of the dataset select it with ``agent_name: carr_agent``. ``CarrAgentLoop`` is created on
@@ -35,15 +36,24 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from carr_agent.errors import CarrError, ConfigError
+from carr_agent.graph.config import AgentConfig
 
 __all__ = ["LoopSettings", "RolloutTokens", "run_rollout"]  # and CarrAgentLoop (lazy)
 
 logger = logging.getLogger(__name__)
+
+
+#: The paper's agent: up to 100 tool calls, never forced to call a tool.
+PAPER_BUDGETS = {"max_tool_calls": 100, "min_tool_calls": 0}
+
+
+def _paper_budgets() -> AgentConfig:
+    return AgentConfig(**PAPER_BUDGETS)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,26 +64,42 @@ class LoopSettings:
         corpus: offline corpus (index directory or JSONL); None with ``web=False``: the shipped
             example corpus.
         web: live web search and pages instead of a corpus.
-        max_tool_calls: tool calls before the answer is demanded (paper: up to 100).
-        max_context_tokens: history size at which the answer is demanded (None: no limit).
-        page_budget: characters of an opened page shown to the model.
         system_prompt: replaces the agent's default system prompt.
+        agent: the agent's budgets (:class:`~carr_agent.graph.config.AgentConfig`); default: the
+            paper's (:data:`PAPER_BUDGETS`), the project's other defaults. In YAML its fields
+            (``max_tool_calls``, ``min_tool_calls``, ``max_context_tokens``, ``page_budget``)
+            are given flat, beside the keys above.
     """
 
     corpus: str | None = None
     web: bool = False
-    max_tool_calls: int = 100
-    max_context_tokens: int | None = None
-    page_budget: int = 10_000
     system_prompt: str | None = None
+    agent: AgentConfig = field(default_factory=_paper_budgets)
 
     def __post_init__(self) -> None:
-        if self.max_tool_calls < 1:
-            raise ConfigError(f"max_tool_calls must be >= 1, got {self.max_tool_calls}")
-        if self.page_budget < 1:
-            raise ConfigError(f"page_budget must be >= 1, got {self.page_budget}")
         if self.web and self.corpus:
             raise ConfigError("give either corpus or web: true, not both")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> LoopSettings:
+        """Settings from the YAML's flat keys.
+
+        Raises:
+            ConfigError: an unknown key, or a value the agent config rejects.
+        """
+        own = {"corpus", "web", "system_prompt"}
+        budgets = {f.name for f in fields(AgentConfig)}
+        unknown = sorted(set(values) - own - budgets)
+        if unknown:
+            raise ConfigError(f"unknown carr agent loop setting(s): {', '.join(unknown)}")
+        agent = {k: v for k, v in values.items() if k in budgets}
+        return cls(**{k: v for k, v in values.items() if k in own},
+                   agent=AgentConfig(**{**PAPER_BUDGETS, **agent}))
+
+    @staticmethod
+    def keys() -> set[str]:
+        """Every key :meth:`from_mapping` accepts."""
+        return {"corpus", "web", "system_prompt"} | {f.name for f in fields(AgentConfig)}
 
 
 @dataclass(kw_only=True)
@@ -159,15 +185,14 @@ async def run_rollout(
     )
     search, fetcher = backends
     graph = build_agent(
-        model, search=search, fetcher=fetcher, max_tool_calls=settings.max_tool_calls,
-        max_context_tokens=settings.max_context_tokens, page_budget=settings.page_budget,
+        model, search=search, fetcher=fetcher, config=settings.agent,
         forbidden_strs=tuple(forbidden or (question,)), system_prompt=settings.system_prompt,
     )
     extra: dict[str, Any] = {"carr_answer": "", "carr_ledger": []}
     try:
         state = await graph.ainvoke(
             {"messages": [HumanMessage(_prompt_text(raw_prompt, question))], "question": question},
-            {"recursion_limit": 4 * settings.max_tool_calls + 20},
+            {"recursion_limit": settings.agent.recursion_limit},
         )
     except CarrError as exc:
         logger.warning("carr agent rollout failed: %s", exc)
@@ -212,10 +237,10 @@ def _build_class() -> type:
         """verl agent loop running the carr_agent LangGraph deep-search agent."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            names = LoopSettings.__dataclass_fields__.keys()
+            names = LoopSettings.keys()
             settings = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
             super().__init__(*args, **kwargs)
-            self.settings = LoopSettings(**settings)
+            self.settings = LoopSettings.from_mapping(settings)
             self._backends: tuple[Any, Any] | None = None
 
         async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
