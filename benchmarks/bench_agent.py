@@ -13,7 +13,8 @@ agent built by ``build_agent`` runs it over the example corpus (``CorpusIndex``)
   run's own trajectory (``trajectory_to_dict`` as JSON: messages, ledger, answer) and their ratio.
 
 The model's own time is ~0 (scripted), so the numbers are what the agent machinery adds to every
-step of a real run; the median of ``--repeats`` runs is reported.
+step of a real run; the median of ``--repeats`` runs is reported, as wall time and as this
+process's CPU time (the CPU columns hold up on a machine shared with other work).
 
     python benchmarks/bench_agent.py --steps 20 100 --repeats 5
 """
@@ -108,8 +109,9 @@ def checkpoint_bytes(saver: Any) -> int:
 
 
 def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], url: str,
-              saver: str, workdir: Path, tag: str) -> tuple[float, int, int | None, int]:
-    """One agent run; returns (seconds, ledger records, checkpoint bytes or None, trajectory bytes)."""
+              saver: str, workdir: Path, tag: str) -> tuple[float, int, int | None, int, float]:
+    """One agent run: (seconds, ledger records, checkpoint bytes or None, trajectory bytes,
+    CPU seconds of this process)."""
     cp: Any = None
     conn = None
     db = workdir / f"{tag}.sqlite"
@@ -125,10 +127,10 @@ def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], 
     agent = build_agent(script(calls, url), search=corpus, fetcher=corpus,
                         max_tool_calls=len(calls) + 1, checkpointer=cp)
     config = {"configurable": {"thread_id": tag}} if cp is not None else {}
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     durability = "exit" if saver == "sqlite-exit" else None
     state = agent.invoke({"question": QUESTION}, config=config, durability=durability)
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     if state.get("tool_calls") != len(calls) or not state.get("answer"):
         raise RuntimeError(f"the agent did not run the script: tool_calls={state.get('tool_calls')}")
     size: int | None = None
@@ -138,7 +140,7 @@ def run_graph(corpus: CorpusIndex, calls: Sequence[tuple[str, dict[str, Any]]], 
         conn.close()
         size = sum(p.stat().st_size for p in workdir.glob(f"{tag}.sqlite*"))
     trajectory = len(json.dumps(trajectory_to_dict(state)).encode("utf-8"))
-    return elapsed, len(state["ledger"]), size, trajectory
+    return elapsed, len(state["ledger"]), size, trajectory, cpu
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -153,40 +155,46 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         run_graph(corpus, plan(titles, 3), url, "none", Path(tmp), "warm")
         for steps in args.steps:
             calls = plan(titles, steps)
-            floor = []
+            floor, floor_cpu = [], []
             for _ in range(args.repeats):
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), time.process_time()
                 records = plain_loop(browser, calls)
                 floor.append(time.perf_counter() - t)
-            floor_s = statistics.median(floor)
-            rows.append(_row("plain loop (Browser calls, floor)", steps, floor_s, records, None,
-                             None, floor_s))
+                floor_cpu.append(time.process_time() - cpu)
+            base = (statistics.median(floor), statistics.median(floor_cpu))
+            rows.append(_row("plain loop (Browser calls, floor)", steps, base, records, None,
+                             None, base))
             for saver, label in (("none", "graph, no checkpointer"),
                                  ("memory", "graph + InMemorySaver"),
                                  ("sqlite", "graph + SqliteSaver (file)"),
                                  ("sqlite-exit", "graph + SqliteSaver, durability='exit'")):
                 runs = [run_graph(corpus, calls, url, saver, Path(tmp), f"{saver}-{steps}-{r}")
                         for r in range(args.repeats)]
-                elapsed = statistics.median(r[0] for r in runs)
+                timing = (statistics.median(r[0] for r in runs), statistics.median(r[4] for r in runs))
                 records, size, trajectory = runs[-1][1], runs[-1][2], runs[-1][3]
-                rows.append(_row(label, steps, elapsed, records, size, trajectory, floor_s))
+                rows.append(_row(label, steps, timing, records, size, trajectory, base))
     notes = (f"Median of {args.repeats} runs per row; scripted model (no model time). "
              f"Load average at start: {args.load} (2 cores shared with other work).")
     write_results("agent", rows, notes=notes, params={"steps": args.steps, "repeats": args.repeats,
                                                       "load_average": args.load},
                   columns=["mode", "steps", "total_ms", "ms_per_step", "steps_per_s",
-                           "overhead_ms_per_step", "x_floor", "ledger_records", "checkpoint_kib",
+                           "overhead_ms_per_step", "cpu_ms_per_step", "cpu_overhead_ms_per_step",
+                           "x_floor", "ledger_records", "checkpoint_kib",
                            "trajectory_kib", "x_trajectory"])
     return rows
 
 
-def _row(mode: str, steps: int, seconds: float, records: int, size: int | None,
-         trajectory: int | None, floor_s: float) -> dict[str, Any]:
+def _row(mode: str, steps: int, timing: tuple[float, float], records: int, size: int | None,
+         trajectory: int | None, floor: tuple[float, float]) -> dict[str, Any]:
+    """One table row; ``timing`` and ``floor`` are (wall seconds, CPU seconds)."""
+    (seconds, cpu), (floor_s, floor_cpu) = timing, floor
     per = seconds * 1000 / steps
     return {
         "mode": mode, "steps": steps, "total_ms": round(seconds * 1000, 1),
         "ms_per_step": round(per, 3), "steps_per_s": round(steps / seconds, 1),
         "overhead_ms_per_step": round(per - floor_s * 1000 / steps, 3),
+        "cpu_ms_per_step": round(cpu * 1000 / steps, 3),
+        "cpu_overhead_ms_per_step": round((cpu - floor_cpu) * 1000 / steps, 3),
         "x_floor": round(seconds / floor_s, 1), "ledger_records": records,
         "checkpoint_kib": round(size / 1024, 1) if size is not None else None,
         "trajectory_kib": round(trajectory / 1024, 1) if trajectory is not None else None,

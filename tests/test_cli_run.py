@@ -1,17 +1,16 @@
-"""`carr-agent run` as a real subprocess: scripted model, real corpus index, real SQLite."""
+"""`carr-agent run` end to end in-process (typer's CliRunner): scripted model, real corpus index,
+real SQLite, a real OpenAI-compatible HTTP server."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from carr_agent.tools.corpus import CorpusIndex
+from tests.cli_support import CliResult, run_cli
 from tests.graph_support import ANSWER, UFC_URL, write_corpus
 
 SCRIPT = [
@@ -30,10 +29,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "index"
 
 
-def carr(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "CARR_AGENT_DATA": str(cwd / "data")}
-    return subprocess.run([sys.executable, "-m", "carr_agent.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+def carr(*args: str, cwd: Path) -> CliResult:
+    return run_cli(*args, cwd=cwd, env={"CARR_AGENT_DATA": str(cwd / "data")})
 
 
 def write_script(path: Path, turns: list) -> str:

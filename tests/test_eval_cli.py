@@ -1,5 +1,5 @@
-"""`carr-agent eval` as a real process: resumable after SIGKILL, clear errors for bad task files,
-judge failures shown as unknown."""
+"""`carr-agent eval`: resumable after SIGKILL (a real process), clear errors for bad task files,
+judge failures shown as unknown (in-process, typer's CliRunner)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests._carr_fixture import carr_agent_cmd, start_fake_judge, stop
+from tests.cli_support import CliResult, judge_env_cleared, run_cli
 from tests.eval_support import (
     deepdive_task,
     many_tasks,
@@ -30,14 +31,13 @@ def env_for(tmp: Path) -> dict[str, str]:
 
 def eval_args(tmp: Path, tasks: Path, store: Path, *extra: str) -> list[str]:
     corpus, script = write_world(tmp)
-    return [*carr_agent_cmd(), "eval", str(tasks), "--store", str(store),
+    return ["eval", str(tasks), "--store", str(store),
             "--model", f"scripted:{script}", "--corpus", str(corpus), *extra]
 
 
-def run_eval(tmp: Path, tasks: Path, store: Path, *extra: str,
-             timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(eval_args(tmp, tasks, store, *extra), env=env_for(tmp),
-                          capture_output=True, text=True, timeout=timeout)
+def run_eval(tmp: Path, tasks: Path, store: Path, *extra: str) -> CliResult:
+    return run_cli(*eval_args(tmp, tasks, store, *extra),
+                   env=judge_env_cleared(CARR_AGENT_CACHE=str(tmp / "cache"), COLUMNS="140"))
 
 
 def stored(store: Path) -> list[tuple]:
@@ -58,7 +58,8 @@ def test_eval_killed_mid_run_resumes_without_loss_or_duplicates(tmp_path):
     judge, port = start_fake_judge(tmp_path, latency_ms=120)
     judge_args = ("--judge-base-url", f"http://127.0.0.1:{port}/v1", "--judge-model", "fake")
     try:
-        proc = subprocess.Popen(eval_args(tmp_path, tasks, store, "-j", "2", *judge_args),
+        proc = subprocess.Popen([*carr_agent_cmd(), *eval_args(tmp_path, tasks, store, "-j", "2",
+                                                               *judge_args)],
                                 env=env_for(tmp_path), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
@@ -198,12 +199,12 @@ def test_eval_against_an_openai_compatible_agent_server_with_concurrency(tmp_pat
     corpus, _ = write_world(tmp_path)
     server = FakeAgentServer()
     try:
-        proc = subprocess.run(
-            [*carr_agent_cmd(), "eval", str(tasks), "--store", str(tmp_path / "r.sqlite"),
-             "--model", "fake-agent", "--base-url", server.url, "--corpus", str(corpus),
-             "--concurrency", "3"],
-            env={**env_for(tmp_path), "OPENAI_API_KEY": "EMPTY"}, capture_output=True,
-            text=True, timeout=180,
+        proc = run_cli(
+            "eval", str(tasks), "--store", str(tmp_path / "r.sqlite"),
+            "--model", "fake-agent", "--base-url", server.url, "--corpus", str(corpus),
+            "--concurrency", "3",
+            env=judge_env_cleared(CARR_AGENT_CACHE=str(tmp_path / "cache"), COLUMNS="140",
+                                  OPENAI_API_KEY="EMPTY"),
         )
     finally:
         server.stop()
