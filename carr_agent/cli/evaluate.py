@@ -39,6 +39,7 @@ from carr_agent.cli.judging import (
     PromptStyleOption,
     judge_config,
 )
+from carr_agent.rewards.options import DEFAULT_ALPHA
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -88,7 +89,7 @@ def eval_command(
     )] = 10_000,
     alpha: Annotated[float, typer.Option(
         "--alpha", min=0.0, max=1.0, help="Rubric weight α of the combined reward.",
-    )] = 0.3,
+    )] = DEFAULT_ALPHA,
     no_connectivity: Annotated[bool, typer.Option(
         "--no-connectivity", help="Count supported rubrics even when not chained to the answer.",
     )] = False,

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from carr_agent.errors import ConfigError
+from carr_agent.rewards.options import DEFAULT_ALPHA
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -42,7 +43,7 @@ class EvalConfig:
     max_context_tokens: int | None = None
     page_budget: int = 10_000
     system_prompt_sha: str = ""
-    alpha: float = 0.3
+    alpha: float = DEFAULT_ALPHA
     connectivity: bool = True
     check_citations: bool = True
     extra: tuple[tuple[str, str], ...] = ()

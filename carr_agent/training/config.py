@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from carr_agent.errors import ConfigError
+from carr_agent.rewards.options import DEFAULT_ALPHA, RewardOptions
 
 __all__ = [
     "CheckpointConfig",
@@ -193,7 +194,7 @@ class RewardConfig:
         judge: ``"deterministic"`` (uses the tasks' gold entity values; offline) or ``"env"``
             (an LLM judge configured by environment variables, see ``judge_from_env``).
         advantage: Name in :data:`carr_agent.training.losses.ADVANTAGES`.
-        alpha: Weight of the rubric term (paper: 0.3).
+        alpha: Weight of the rubric term (default: the paper's, ``DEFAULT_ALPHA``).
         normalize: Divide rubric rewards by the group maximum.
         rubric_for: Which rollouts get the rubric term: ``"positive"`` (paper), ``"negative"``,
             ``"all"``.
@@ -202,13 +203,18 @@ class RewardConfig:
 
     judge: Literal["deterministic", "env"] = "deterministic"
     advantage: str = "cgrpo"
-    alpha: float = 0.3
+    alpha: float = DEFAULT_ALPHA
     normalize: bool = True
     rubric_for: Literal["positive", "negative", "all"] = "positive"
     connectivity: bool = True
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.alpha <= 1.0, "reward.alpha", "must be in [0, 1]")
+
+    def options(self) -> RewardOptions:
+        """These settings as the one reward-options object (scoring + C-GRPO group)."""
+        return RewardOptions.create(alpha=self.alpha, connectivity=self.connectivity, grouped=True,
+                                    normalize=self.normalize, rubric_for=self.rubric_for)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -223,7 +223,7 @@ def _rollout_model(config: TrainConfig, model: Any, tokenizer: Any) -> tuple[Any
 
 
 def _scorer(config: TrainConfig, judge: Any | None) -> Any:
-    from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
+    from carr_agent.rewards.scorer import CarrScorer
 
     if judge is None:
         if config.reward.judge == "deterministic":
@@ -234,8 +234,7 @@ def _scorer(config: TrainConfig, judge: Any | None) -> Any:
             from carr_agent.rewards.judges import judge_from_env
 
             judge = judge_from_env()
-    return CarrScorer(judge, ScoreOptions(alpha=config.reward.alpha,
-                                          connectivity=config.reward.connectivity))
+    return CarrScorer(judge, config.reward.options().score)
 
 
 def _assign_advantages(groups: Sequence[Sequence[Rollout]], config: TrainConfig) -> list[Sample]:

@@ -53,15 +53,9 @@ AdvantageFn = Callable[["Sequence[RewardResult]", "RewardConfig"], "tuple[Reward
 
 def cgrpo_advantages(results: Sequence[RewardResult], config: RewardConfig) -> tuple[Rewards, Rewards]:
     """C-GRPO (paper §5): outcome reward plus the group-normalised rubric term, then z-scores."""
-    from carr_agent.rewards.cgrpo import GroupOptions, advantages, group_rewards
+    from carr_agent.rewards.cgrpo import advantages, group_rewards
 
-    options = GroupOptions(
-        alpha=config.alpha,
-        normalize=config.normalize,
-        rubric_for=config.rubric_for,
-        connectivity=config.connectivity,
-    )
-    rewards = group_rewards(results, options)
+    rewards = group_rewards(results, config.options().group)
     return rewards, advantages(rewards)
 
 
