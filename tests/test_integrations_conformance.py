@@ -336,3 +336,20 @@ def test_exact_score_round_trip_for_every_rubric_fraction():
                     back = decode_score(stored, alpha)
                     assert back.outcome_reward == o
                     assert back.rubric_reward == pytest.approx(k / n, abs=1e-5)
+
+
+def test_adapters_import_without_their_engines():
+    """Importing every adapter loads no engine (nor torch): lazy imports only."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, carr_agent.integrations.slime, carr_agent.integrations.trl, "
+            "carr_agent.integrations.verl, carr_agent.integrations.verl.agent_loop; "
+            "print(sorted(m for m in ('trl', 'verl', 'ray', 'slime', 'torch', 'accelerate', "
+            "'transformers') if m in sys.modules))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
