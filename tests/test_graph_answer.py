@@ -93,3 +93,22 @@ def test_budgets_reject_nonsense_and_size_the_recursion_limit() -> None:
     for bad in ({"max_tool_calls": -1}, {"max_tool_calls": True}, {"max_context_tokens": 0}):
         with pytest.raises(ConfigError):
             Budgets(**bad)
+
+
+def test_the_running_context_estimate_matches_a_whole_history_estimate() -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    from carr_agent.graph.budget import add_context_tokens
+
+    history = [HumanMessage("q" * 401)]
+    running = estimate_context_tokens(history, system_prompt="s" * 39)
+    for i in range(20):
+        step = [AIMessage("", tool_calls=[{"name": "search", "args": {"query": "x" * i}, "id": f"c{i}"}]),
+                ToolMessage("o" * (37 * i + 1), tool_call_id=f"c{i}")]
+        history += step
+        running = add_context_tokens(running, step)
+        whole = estimate_context_tokens(history, system_prompt="s" * 39)
+        assert whole <= running <= whole + 2 * (i + 1)
+    usage = AIMessage("", usage_metadata={"input_tokens": 900, "output_tokens": 12, "total_tokens": 912})
+    after = [usage, ToolMessage("o" * 40, tool_call_id="c")]
+    assert add_context_tokens(running, after) == estimate_context_tokens([*history, *after]) == 922

@@ -41,18 +41,44 @@ def estimate_context_tokens(messages: Sequence[BaseMessage], *, system_prompt: s
     itself (its input plus output tokens); later messages, or all of them when no turn reports
     usage, are estimated at :data:`CHARS_PER_TOKEN` characters per token.
     """
+    found = _latest_usage(messages)
+    if found is not None:
+        i, known = found
+        return known + _tokens(sum(message_chars(x) for x in messages[i + 1 :]))
+    return _tokens(len(system_prompt) + sum(message_chars(m) for m in messages))
+
+
+def add_context_tokens(previous: int, new_messages: Sequence[BaseMessage]) -> int:
+    """The estimate after ``new_messages`` joined a history estimated at ``previous`` tokens.
+
+    As :func:`estimate_context_tokens` over the whole history, without reading it again: a new
+    model turn that reports usage fixes the count; otherwise the new messages' characters are
+    added (rounded up per call, so the result can exceed a whole-history estimate by a token per
+    call).
+    """
+    if _latest_usage(new_messages) is not None:
+        return estimate_context_tokens(new_messages)
+    return previous + _tokens(sum(message_chars(m) for m in new_messages))
+
+
+def _latest_usage(messages: Sequence[BaseMessage]) -> tuple[int, int] | None:
+    """Index and input+output tokens of the latest model turn reporting usage, if any."""
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]
         usage = getattr(m, "usage_metadata", None) if isinstance(m, AIMessage) else None
         if usage and usage.get("input_tokens"):
-            known = int(usage["input_tokens"]) + int(usage.get("output_tokens") or 0)
-            rest = sum(message_chars(x) for x in messages[i + 1 :])
-            return known + _tokens(rest)
-    return _tokens(len(system_prompt) + sum(message_chars(m) for m in messages))
+            return i, int(usage["input_tokens"]) + int(usage.get("output_tokens") or 0)
+    return None
 
 
 def _tokens(chars: int) -> int:
     return -(-chars // CHARS_PER_TOKEN)
 
 
-__all__ = ["CHARS_PER_TOKEN", "Budgets", "estimate_context_tokens", "message_chars"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "Budgets",
+    "add_context_tokens",
+    "estimate_context_tokens",
+    "message_chars",
+]

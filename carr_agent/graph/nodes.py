@@ -47,7 +47,7 @@ from pydantic import ValidationError
 
 from carr_agent.errors import ConfigError, ToolError
 from carr_agent.graph.answer import parse_answer, resolve_citations
-from carr_agent.graph.budget import estimate_context_tokens
+from carr_agent.graph.budget import add_context_tokens, estimate_context_tokens
 from carr_agent.graph.config import AgentConfig
 from carr_agent.graph.context import RunChoices, run_context
 from carr_agent.graph.prompts import (
@@ -388,14 +388,21 @@ class ToolsNode:
                     '{"query": "..."}',
                 ))
 
+    def _context_tokens(self, state: AgentState, observations: Sequence[BaseMessage]) -> int:
+        """The history's size after this step: the last estimate plus the model turn this step
+        answered and its observations (the whole history is read only on the first step)."""
+        history = state.get("messages") or []
+        previous = state.get("context_tokens")
+        if previous is None or not history:
+            return estimate_context_tokens([*history, *observations], system_prompt=self.system_prompt)
+        return add_context_tokens(previous, [history[-1], *observations])
+
     def _finish(self, step: _ToolStep, state: AgentState) -> AgentState:
         update: AgentState = {
             "messages": list(step.messages),
             "ledger": step.ledger,
             "tool_calls": step.count,
-            "context_tokens": estimate_context_tokens(
-                [*state["messages"], *step.messages], system_prompt=self.system_prompt
-            ),
+            "context_tokens": self._context_tokens(state, step.messages),
         }
         if "latest_hits" in step.session.changed:
             update["latest_hits"] = hits_to_dicts(step.session.latest_hits)
