@@ -244,3 +244,34 @@ def test_judge_config_from_env_and_overrides(tmp_path: Path) -> None:
     prompts_dir = write_dir(tmp_path / "p", REFERENCE_STYLE)
     judge = build_judge(JudgeConfig.from_env({**env, "CARR_JUDGE_PROMPTS": str(prompts_dir)}))
     assert judge.prompts.source == str(prompts_dir)
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from carr_agent.cli import _register, app
+
+    _register()
+    env = {k: "" for k in os.environ if k.startswith("CARR_JUDGE")}
+    return CliRunner().invoke(app, list(args), env={**env, "COLUMNS": "300"})
+
+
+@pytest.mark.parametrize("command", ["score", "serve-reward"])
+def test_judging_commands_refuse_a_bad_prompt_directory_before_any_work(tmp_path: Path, command: str) -> None:
+    write_dir(tmp_path / "p", {"judge_rubric.txt": "{context} only"})
+    args = ["--judge-base-url", "http://127.0.0.1:9/v1", "--judge-model", "m",
+            "--prompts", str(tmp_path / "p"), "--judge-cache", "off"]
+    if command == "score":
+        args = [str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"), *args]
+    result = _cli(command, *args)
+    assert result.exit_code == 2, result.output
+    assert "judge_rubric.txt" in result.output and "statements" in result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_judge_given_by_url_alone_is_refused_naming_the_missing_model(tmp_path: Path) -> None:
+    result = _cli("score", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl"),
+                  "--judge-base-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 2 and "judge model" in result.output
