@@ -92,3 +92,36 @@ def test_grpo_trainer_step_trains_on_cgrpo_advantages(tmp_path):
     # TRL shuffles the generation batch before the loss sees it: compare as multisets
     assert seen_advantages and torch.allclose(torch.tensor(sorted(seen_advantages[0])),
                                               torch.tensor(sorted(want_adv)), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_groups_split_over_two_real_processes_are_combined_whole(tmp_path):
+    """``torchrun --nproc_per_node 2`` (gloo, CPU): each GRPOTrainer process holds 2 of a group's
+    4 completions; the rewards both return equal C-GRPO over the whole group (about a minute)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from carr_agent.integrations.common import batch_cgrpo
+    from tests._carr_fixture import free_port
+
+    pytest.importorskip("trl")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(free_port()), str(root / "tests" / "integrations_trl_ddp.py"),
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    logs = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert all(log["world_size"] == 2 and len(log["returned"]) == 2 for log in logs)
+    results = [RewardResult(None, None, None) if o is None else RewardResult(o, r, None)
+               for log in logs for o, r in log["results"]]
+    want = batch_cgrpo(results, [0] * 4, GroupOptions()).rewards
+    got = logs[0]["returned"] + logs[1]["returned"]
+    assert got == [None if w is None else pytest.approx(w) for w in want]
