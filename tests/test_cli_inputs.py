@@ -1,13 +1,10 @@
 """Odd inputs to the CLIs: each bad line is named with its number, the rest is processed, and the
-exit status says something was skipped. Real ``carr-agent`` processes, real files."""
+exit status says something was skipped. The real ``carr-agent`` commands (in-process), real files."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,8 @@ import pytest
 
 from carr_agent.rewards.batch import score_jsonl
 from carr_agent.rewards.server import RewardService
-from tests._carr_fixture import SAMPLE_REQUESTS, carr_agent_cmd
+from tests._carr_fixture import SAMPLE_REQUESTS
+from tests.cli_support import CliResult, judge_env_cleared, run_cli
 from tests.graph_support import write_corpus
 
 GOOD = SAMPLE_REQUESTS.read_text(encoding="utf-8").splitlines()
@@ -29,16 +27,13 @@ HOSTILE = [
 ]
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARR_JUDGE")}
-    env.update(CARR_JUDGE_CACHE="off", COLUMNS="300", CARR_AGENT_CACHE=str(tmp / "cache"),
-               CARR_AGENT_DATA=str(tmp / "data"))
-    return env
+def _env(tmp: Path) -> dict[str, str | None]:
+    return judge_env_cleared(COLUMNS="300", CARR_AGENT_CACHE=str(tmp / "cache"),
+                             CARR_AGENT_DATA=str(tmp / "data"))
 
 
-def _carr(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*carr_agent_cmd(), *args], env=_env(tmp), capture_output=True,
-                          text=True, timeout=180)
+def _carr(tmp: Path, *args: str) -> CliResult:
+    return run_cli(*args, env=_env(tmp))
 
 
 def _write(path: Path, lines: list[bytes]) -> Path:
@@ -96,9 +91,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                  "http://[::1", "http://[zz::1]/", "https://[::1]:80/x",
                                  "http://example.org/\udcff", "wiki:Brastow", "Anton Marek: biography"])
 def test_corpus_open_of_odd_urls_is_a_named_error(index, tmp_path, url) -> None:
-    proc = subprocess.run([sys.executable, "-m", "carr_agent.cli", "corpus", "open", str(index), url],
-                          env={**_env(tmp_path), "PYTHONUTF8": "1"}, capture_output=True, text=True,
-                          timeout=120, errors="surrogateescape")
+    proc = _carr(tmp_path, "corpus", "open", str(index), url)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "error:" in proc.stderr
 

@@ -1,4 +1,5 @@
-"""`carr-agent score`: /evaluate requests in, results out; resumable after a kill; bad lines named."""
+"""`carr-agent score`: /evaluate requests in, results out; resumable after a kill (a real process);
+bad lines named (in-process)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from carr_agent.rewards.batch import done_lines
 from tests._carr_fixture import SAMPLE_REQUESTS, carr_agent_cmd, start_fake_judge, stop
+from tests.cli_support import CliResult, judge_env_cleared, run_cli
 
 
 def clean_env() -> dict[str, str]:
@@ -22,9 +24,9 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run_score(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*carr_agent_cmd(), "score", *args], env=clean_env(), capture_output=True,
-                          text=True, timeout=timeout)
+def run_score(*args: str) -> CliResult:
+    """``carr-agent score ARGS`` in-process (a real process only for the kill test below)."""
+    return run_cli("score", *args, env=judge_env_cleared(COLUMNS="300"))
 
 
 def read(out: Path) -> list[dict]:

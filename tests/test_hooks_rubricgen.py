@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -12,7 +10,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from carr_agent.errors import JudgeError, JudgeOutputError
 from carr_agent.retry import Backoff
 from carr_agent.rewards.rubricgen import RubricGenerator, parse_rubric_output, validate_rubrics
-from tests._carr_fixture import carr_agent_cmd, sample, start_fake_judge, stop
+from tests._carr_fixture import sample, start_fake_judge, stop
+from tests.cli_support import run_cli
 
 GOOD = ["<E1> composed The Silver Lantern.", "<E1> was born in <E2>.", "<E0> flows through <E2>."]
 
@@ -64,17 +63,17 @@ def test_rubrics_cli_writes_valid_tasks_and_resumes(tmp_path):
             {"id": "c", "question": "A question without an answer"},
         ]) + "\n")
         out = tmp_path / "tasks.jsonl"
-        cmd = [*carr_agent_cmd(), "rubrics", str(questions), "-o", str(out), "--judge-base-url",
+        cmd = ["rubrics", str(questions), "-o", str(out), "--judge-base-url",
                f"http://127.0.0.1:{port}/v1", "--model", "fake-judge", "--attempts", "3"]
-        env = {**os.environ, "COLUMNS": "300"}
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        env = {"COLUMNS": "300"}
+        proc = run_cli(*cmd, env=env)
         assert proc.returncode == 0, proc.stderr
         tasks = [json.loads(line) for line in out.read_text().splitlines()]
         assert sorted(t["id"] for t in tasks) == ["a", "b"]
         for task in tasks:
             assert validate_rubrics(task["rubrics"]) and task["label"]
         assert "line 3 skipped" in proc.stderr
-        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        again = run_cli(*cmd, env=env)
         assert again.returncode == 0 and "2 already there" in again.stderr
         assert len(out.read_text().splitlines()) == 2
     finally:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from carr_agent.errors import ConfigError, ModelError
 from carr_agent.models import offline
 from carr_agent.models.registry import DEFAULT_MODEL, MODELS, ModelSpec, get_spec
+from tests.cli_support import run_cli
 
 CHUNKS = [b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 5]
 
@@ -138,25 +137,14 @@ def test_every_registered_model_has_a_fully_hash_pinned_requirements_file(name):
 
 
 def test_cli_lists_models_and_says_how_to_install_them(tmp_path):
-    env = {**os.environ, offline.ENV_CACHE: str(tmp_path / "cache"), "COLUMNS": "200"}
-    out = subprocess.run(
-        [sys.executable, "-m", "carr_agent.cli", "models", "list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-    ).stdout
+    result = run_cli("models", "list", env={offline.ENV_CACHE: str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
     assert "qwen2.5-0.5b" in out and "smollm2-135m" in out
     assert "carr-agent models install qwen2.5-0.5b" in out
 
 
 def test_cli_install_of_unknown_model_fails_with_a_message(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "carr_agent.cli", "models", "install", "gpt-7"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli("models", "install", "gpt-7")
     assert result.returncode == 1
     assert "unknown local model" in result.stderr

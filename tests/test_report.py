@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -17,7 +16,7 @@ from carr_agent.rewards import CarrScorer, DeterministicJudge
 from carr_agent.tasks import load_tasks
 from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
-from tests._carr_fixture import carr_agent_cmd
+from tests.cli_support import run_cli
 from tests.eval_support import SCRIPT, river_task, town_task, write_jsonl, write_world
 from tests.test_eval_runner import FailingOutcomeJudge
 
@@ -76,9 +75,7 @@ def make_store(tmp: Path, name: str, judge=None) -> Path:
 def test_report_cli_writes_a_self_contained_page_with_plots_and_task_details(tmp_path):
     store = make_store(tmp_path, "policy")
     out = tmp_path / "report.html"
-    env = {**os.environ, "COLUMNS": "140"}
-    proc = subprocess.run([*carr_agent_cmd(), "report", str(store), "-o", str(out)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = run_cli("report", str(store), "-o", str(out), env={"COLUMNS": "140"})
     assert proc.returncode == 0, proc.stderr
     page = parse(out)
     assert len(page.imgs) >= 5  # reward hist, tool hist, scatter, hops, rubric outcomes
@@ -117,8 +114,7 @@ def test_compare_report_shows_both_runs_side_by_side_with_deltas(tmp_path):
 def test_report_of_a_missing_store_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="results store not found"):
         write_report(tmp_path / "nope.sqlite", tmp_path / "r.html")
-    proc = subprocess.run([*carr_agent_cmd(), "report", str(tmp_path / "nope.sqlite")],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_cli("report", str(tmp_path / "nope.sqlite"))
     assert proc.returncode == 2 and "results store not found" in proc.stderr
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from carr_agent.errors import CorpusError, FetchError
 from carr_agent.tools.corpus import META_FILE, CorpusIndex, default_corpus
+from tests import cli_support
+from tests.cli_support import CliResult
 
 DOCS = [
     {"url": "https://en.example.org/wiki/UFC_219", "title": "UFC 219",
@@ -189,9 +191,8 @@ def test_default_corpus_uses_the_shipped_example_corpus(tmp_path: Path, monkeypa
     assert first and index.fetch(first[0].url).url == first[0].url
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "carr_agent.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+def run_cli(*args: str, cwd: Path) -> CliResult:
+    return cli_support.run_cli(*args, cwd=cwd)
 
 
 def test_cli_builds_searches_and_opens(tmp_path: Path) -> None:

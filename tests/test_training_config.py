@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from carr_agent.errors import ConfigError
 from carr_agent.training.config import TrainConfig, config_from_dict, config_to_dict, load_config
+from tests.cli_support import run_cli
 
 
 def test_defaults_follow_the_paper_where_scale_free() -> None:
@@ -64,13 +63,11 @@ def test_shipped_example_configs_are_valid() -> None:
 
 
 def test_cli_config_show_prints_every_default_and_bad_files_exit_2(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "carr_agent.cli", "train", "config-show"],
-                         capture_output=True, text=True, timeout=60)
+    out = run_cli("train", "config-show")
     assert out.returncode == 0, out.stderr
     for key in ("group_size:", "eps_high: 0.28", "mismatch_low: 0.5", "micro_batch_size:",
                 "gpu_memory_utilization:", "backend: hf"):
         assert key in out.stdout
     (tmp_path / "bad.yaml").write_text("loss:\n  eps_hi: 0.3\n")
-    bad = subprocess.run([sys.executable, "-m", "carr_agent.cli", "train", "--config",
-                          str(tmp_path / "bad.yaml")], capture_output=True, text=True, timeout=60)
+    bad = run_cli("train", "--config", str(tmp_path / "bad.yaml"))
     assert bad.returncode == 2 and "loss.eps_hi" in bad.stdout
