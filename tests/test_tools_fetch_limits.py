@@ -270,3 +270,21 @@ def test_a_declared_charset_that_is_no_page_encoding_is_read_as_utf8(http_server
     url = http_server.route("/p", "<html><body><p>Café Tacuba played the arena, as reported.</p></body></html>",
                             content_type=f"text/html; charset={charset}")
     assert "Café Tacuba" in local.fetch(url).text
+
+
+def test_the_fetch_limits_benchmark_runs_and_every_attack_ends_in_a_fetch_error(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    proc = subprocess.run([sys.executable, "bench_fetch_limits.py", "--bomb-mib", "16", "--trickle-s", "2",
+                           "--hops", "3", "--total-timeout", "0.6", "--max-bytes", "1000000",
+                           "--results-dir", str(tmp_path)], cwd=bench, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "fetch_limits.json").read_text())["rows"]
+    ours = [r for r in rows if r["fetcher"] == "HttpFetcher"]
+    assert len(ours) >= 4 and all(r["outcome"].startswith("FetchError") for r in ours)
+    assert all(r["peak_heap_mib"] < 16 and r["wall_s"] < 5 for r in ours)
