@@ -18,7 +18,9 @@ Vendor errors (httpx, ddgs, tantivy, transformers, judge clients) are mapped at 
     ├── JudgeError             a judge call failed (transport, timeout, invalid output after retries)
     │   └── JudgeOutputError   the judge answered, but not in the required contract
     ├── ModelError             a local model could not be installed, verified or loaded
+    │   └── ContextLengthError a prompt does not fit the model's (or engine's) context window
     └── TrainingError          the training loop cannot continue (e.g. token mismatch, bad checkpoint)
+        └── TimeBudgetError    a rollout ran past its wall-clock budget
 
 Programming errors (TypeError, AttributeError, ...) and LangGraph control-flow exceptions are never
 wrapped: they propagate.
@@ -91,5 +93,17 @@ class ModelError(CarrError):
     """A local model could not be installed, verified or loaded."""
 
 
+class ContextLengthError(ModelError):
+    """A prompt does not fit the model's (or the rollout engine's) context window.
+
+    Caused by the policy (its history grew too long): a training rollout that raises it ends as
+    ``context_budget`` and is scored as unfinished (0), not left out.
+    """
+
+
 class TrainingError(CarrError):
     """The training loop cannot continue."""
+
+
+class TimeBudgetError(TrainingError):
+    """A rollout ran past ``rollout.time_budget_s``; it ends as ``time_budget`` (scored 0)."""

@@ -125,20 +125,45 @@ def test_vllm_outputs_convert_to_recorded_tokens_and_logprobs() -> None:
         completion_from_openai_choice({"logprobs": {"token_logprobs": [-1.0]}})
 
 
-def test_vllm_weight_sync_loads_every_parameter_and_resets_the_prefix_cache() -> None:
+def test_vllm_weight_sync_goes_through_collective_rpc_after_waking_the_engine() -> None:
     from carr_agent.training.vllm_backend import VLLMEngine
 
-    loaded: list = []
     calls: list = []
-    runner_model = SimpleNamespace(load_weights=lambda named: loaded.extend(named))
     llm = SimpleNamespace(
-        llm_engine=SimpleNamespace(model_executor=SimpleNamespace(
-            driver_worker=SimpleNamespace(model_runner=SimpleNamespace(model=runner_model)))),
         reset_prefix_cache=lambda: calls.append("reset"),
-        collective_rpc=lambda fn, args: calls.append(("rpc", fn.__name__, len(args[0]))),
+        collective_rpc=lambda method, kwargs: calls.append(
+            ("rpc", method, len(kwargs["weights_iterator"]))),
+        sleep=lambda level: calls.append(("sleep", level)),
+        wake_up=lambda: calls.append("wake"),
     )
     policy = torch.nn.Linear(3, 2)
-    VLLMEngine(llm, in_process=True).sync_weights(policy)
-    assert [n for n, _ in loaded] == ["weight", "bias"] and calls == ["reset"]
-    VLLMEngine(llm, in_process=False).sync_weights(policy)
-    assert calls[1] == ("rpc", "_load_weights_on_worker", 2) and calls[2] == "reset"
+    engine = VLLMEngine(llm, max_model_len=64, sleep_mode=True)
+    engine.sleep()
+    engine.sync_weights(policy)
+    assert calls == [("sleep", 1), "wake", ("rpc", "reload_weights", 2), "reset"]
+    VLLMEngine(llm, max_model_len=64).sleep()  # no sleep mode: nothing to do
+    assert len(calls) == 4
+
+
+def test_vllm_engine_settings_start_in_a_plain_process_with_the_policy_dtype(monkeypatch) -> None:
+    from carr_agent.errors import ConfigError, ContextLengthError
+    from carr_agent.training.config import VLLMConfig
+    from carr_agent.training.vllm_backend import VLLMEngine, engine_kwargs
+
+    policy = torch.nn.Linear(3, 2)
+    kwargs = engine_kwargs(VLLMConfig(), policy, seed=3)
+    assert kwargs["distributed_executor_backend"] == "uni"  # no torchrun variables needed
+    assert kwargs["dtype"] == "float32" and kwargs["enable_sleep_mode"] is False
+    assert kwargs["logprobs_mode"] == "processed_logprobs"
+    assert engine_kwargs(VLLMConfig(dtype="bfloat16"), policy, seed=3)["dtype"] == "bfloat16"
+    assert engine_kwargs(VLLMConfig(), policy.to(torch.bfloat16), seed=3)["dtype"] == "bfloat16"
+    with pytest.raises(ConfigError, match="sleep mode on CUDA only"):
+        engine_kwargs(VLLMConfig(enable_sleep_mode=True), policy, seed=3)
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigError, match="torchrun"):
+        engine_kwargs(VLLMConfig(tensor_parallel_size=2), policy, seed=3)
+    # A prompt that leaves no room within max_model_len ends the rollout, not the run.
+    with pytest.raises(ContextLengthError, match="max_model_len is 8"):
+        VLLMEngine(SimpleNamespace(), max_model_len=8).generate(
+            list(range(8)), temperature=1.0, top_p=1.0, max_tokens=4, stop_token_ids=[0])

@@ -116,8 +116,12 @@ def test_cgrpo_trains_a_tiny_policy_on_real_graph_rollouts(tmp_path: Path, corpu
     for r in result.records:
         assert r["loss"] is not None and torch.isfinite(torch.tensor(r["loss"]))
         assert r["loss_tokens"] > 0 and r["grad_norm"] > 0
-    # Two mini-batches per step: the second update sees ratios != 1 and the clip acts.
-    assert first["clip_fraction"] > 0 and first["mismatch_masked_fraction"] == 0.0
+    # Every slot is scripted: the forced tokens are trained but reported apart, and kept out of
+    # the clip and mismatch metrics (their ratio is 1 by construction: not evidence of learning).
+    assert first["sampled_tokens"] == 0 and first["scripted_tokens"] == first["loss_tokens"] > 0
+    assert first["clip_fraction"] is None and first["mismatch_masked_fraction"] is None
+    assert first["updates"] == 2 and first["skipped_updates"] == 0
+    assert first["termination_answered"] == 1.0
 
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [1, 2, 3]
@@ -175,7 +179,7 @@ def test_masked_tool_output_token_does_not_move_the_gradient_but_a_sampled_token
         # Keep the trajectory up to and including position n-1, so the changed token is the last
         # one: it matters only as a *target*, which is what the loss mask governs.
         cut = replace(traj, input_ids=ids[:n], loss_mask=mask[:n],
-                      rollout_logprobs=traj.rollout_logprobs[:n])
+                      rollout_logprobs=traj.rollout_logprobs[:n], scripted_mask=None)
         batch = collate([cut], pad_id=tok.pad_token_id)
         net.zero_grad(set_to_none=True)
         terms, _, _ = micro_loss(net, batch, torch.tensor([1.0]), loss_config=loss_config,

@@ -25,8 +25,11 @@ import logging
 import threading
 import uuid
 import weakref
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -45,9 +48,10 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from carr_agent.errors import ConfigError, ModelError
+from carr_agent.errors import ConfigError, ContextLengthError, ModelError
 from carr_agent.models.chat_template import tools_system_block
 from carr_agent.models.recording import Turn, TurnRecorder
+from carr_agent.models.sampling import truncated_log_softmax
 from carr_agent.models.toolcalls import OPEN_TAG, parse_tool_calls
 
 __all__ = ["HFChatModel", "messages_to_chat_dicts"]
@@ -62,6 +66,41 @@ _ACTIVE: contextvars.ContextVar[tuple[tuple[Any, TurnRecorder], ...]] = contextv
 )
 _LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _TurnTokens:
+    """What a later turn needs to extend this one token-in/token-out."""
+
+    ids: array[int]  # prompt ids + completion ids
+    text: str  # prompt text (with prefill) + completion text (without the end token)
+    end_text: str  # the completion's end-of-turn token as text ("" when it hit the length cap)
+
+
+class _TurnCache:
+    """A bounded, thread-safe map ``AIMessage.id`` → :class:`_TurnTokens` (oldest evicted)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, _TurnTokens] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: _TurnTokens) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def get(self, key: str) -> _TurnTokens | None:
+        with self._lock:
+            return self._items.get(key)
+
+
+# Token-in/token-out history: the turns this process made, by message id. A turn evicted from it
+# (more than _TURN_CACHE_SIZE turns ago) is re-encoded from text, like a first turn.
+_TURN_CACHE_SIZE = 4096
+_HISTORY = _TurnCache(_TURN_CACHE_SIZE)
 
 
 def _lock_for(network: Any) -> threading.Lock:
@@ -199,7 +238,7 @@ class HFChatModel(BaseChatModel):
             scripted = self._next_scripted()
             if scripted is not None:
                 prefill = ""
-            prompt_ids = self._encode(prompt_text + prefill)
+            prompt_ids, tito = self._prompt_ids(messages, prompt_text + prefill)
             self._check_length(len(prompt_ids))
             if scripted is not None:
                 completion_ids, finish = self._encode_completion(scripted), "stop"
@@ -214,6 +253,11 @@ class HFChatModel(BaseChatModel):
         raw = prefill + text
         parsed = parse_tool_calls(raw, names or None)
         message_id = "msg_" + uuid.uuid4().hex
+        _HISTORY.put(message_id, _TurnTokens(
+            ids=array("l", [*prompt_ids, *completion_ids]),
+            text=prompt_text + raw,
+            end_text=self._end_text(completion_ids),
+        ))
         run_key = _run_key(run_manager)
         turn = Turn(
             prompt_ids=prompt_ids,
@@ -226,6 +270,9 @@ class HFChatModel(BaseChatModel):
             scripted=scripted is not None,
             run_key=run_key,
             message_id=message_id,
+            tito=tito,
+            top_p=self.top_p,
+            top_k=self.top_k,
         )
         self._record(turn)
         message = AIMessage(
@@ -327,6 +374,31 @@ class HFChatModel(BaseChatModel):
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def _prompt_ids(self, messages: Sequence[BaseMessage], full_text: str) -> tuple[list[int], bool]:
+        """The prompt's token ids, built token-in/token-out when the history allows it.
+
+        When the last assistant message of ``messages`` is a turn this model made (its id is in the
+        turn cache) and the rendered prompt still starts with that turn's prompt text + completion
+        text, the ids are *that turn's prompt ids + its sampled ids + the encoded new text* (tool
+        outputs, template glue, the next assistant header). The sampled ids are never re-tokenised:
+        what the policy produced is what it sees next and what the trainer scores. Otherwise (first
+        turn, a history rewritten by the caller, a turn made by another model) the rendered text
+        is encoded. Returns ``(ids, built_token_in_token_out)``.
+        """
+        last_ai = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+        entry = _HISTORY.get(last_ai.id) if last_ai is not None and last_ai.id else None
+        if entry is not None and full_text.startswith(entry.text):
+            delta = full_text[len(entry.text):]
+            if entry.end_text and delta.startswith(entry.end_text):
+                delta = delta[len(entry.end_text):]  # the sampled end token is already in the ids
+            return [*entry.ids, *self._encode(delta)], True
+        return self._encode(full_text), False
+
+    def _end_text(self, completion_ids: list[int]) -> str:
+        if completion_ids and completion_ids[-1] in self._end_ids():
+            return str(self.tokenizer.decode(completion_ids[-1:], skip_special_tokens=False))
+        return ""
+
     def _end_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
         vocab = self.tokenizer.get_vocab()
@@ -359,7 +431,7 @@ class HFChatModel(BaseChatModel):
     def _check_length(self, n_prompt: int) -> None:
         limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
         if isinstance(limit, int) and n_prompt >= limit:
-            raise ModelError(
+            raise ContextLengthError(
                 f"the prompt has {n_prompt} tokens, the model's context is {limit} tokens"
             )
 
@@ -390,9 +462,9 @@ class HFChatModel(BaseChatModel):
         with torch.inference_mode():
             logits = self.model(input_ids=ids, logits_to_keep=keep).logits[0].float()
         step_logits = logits[-keep:-1] / temperature
-        logp = torch.log_softmax(step_logits, dim=-1)
-        target = torch.tensor(completion_ids, dtype=torch.long, device=device).unsqueeze(-1)
-        return logp.gather(-1, target).squeeze(-1).tolist()
+        target = torch.tensor(completion_ids, dtype=torch.long, device=device)
+        logp = truncated_log_softmax(step_logits, self.top_p, self.top_k, always_keep=target)
+        return logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).tolist()
 
     def _sample(
         self,
@@ -444,18 +516,10 @@ class HFChatModel(BaseChatModel):
         if temperature == 0:
             token = int(torch.argmax(logits))
             return token, float(torch.log_softmax(logits, dim=-1)[token])
-        logp = torch.log_softmax(logits / temperature, dim=-1)
-        probs = logp.exp()
-        if self.top_k and self.top_k < probs.numel():
-            kth = torch.topk(probs, self.top_k).values[-1]
-            probs = torch.where(probs >= kth, probs, torch.zeros_like(probs))
-        if self.top_p < 1.0:
-            sorted_p, order = torch.sort(probs, descending=True)
-            keep = torch.cumsum(sorted_p, 0) - sorted_p < self.top_p
-            mask = torch.zeros_like(probs, dtype=torch.bool)
-            mask[order[keep]] = True
-            probs = torch.where(mask, probs, torch.zeros_like(probs))
-        token = int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+        # The recorded log-prob is the one of the (truncated, renormalised) distribution drawn
+        # from: the trainer recomputes exactly that (carr_agent.models.sampling).
+        logp = truncated_log_softmax(logits / temperature, self.top_p, self.top_k)
+        token = int(torch.multinomial(logp.exp(), 1, generator=generator))
         return token, float(logp[token])
 
     def _get_generator(self, device: Any) -> Any:

@@ -36,10 +36,11 @@ class Turn:
         completion_ids: Token ids the policy produced, including the final end-of-turn token
             (``<|im_end|>``) when the turn ended normally (``finish_reason == "stop"``).
         logprobs: ``logprobs[i]`` is ``log p(completion_ids[i] | prompt, completion_ids[:i])``
-            under ``softmax(logits / temperature)`` over the *full* vocabulary — the
-            temperature-scaled distribution, before top-p/top-k truncation (the convention of
-            TRL and vLLM's ``processed_logprobs``). With the default ``temperature=1.0`` this is
-            the raw policy. For greedy decoding (temperature 0) it is the raw policy (T=1).
+            under the distribution the token was drawn from: ``softmax(logits / temperature)``
+            restricted to the top-k/top-p set and renormalised (``top_p``/``top_k``; the full
+            vocabulary when both are off). The trainer recomputes the same distribution
+            (:mod:`carr_agent.models.sampling`). For greedy decoding (temperature 0) it is the
+            raw policy (T=1).
         text: The completion decoded without its end-of-turn token (what tool calls are parsed
             from, after ``prefill``).
         prefill: Text placed after the assistant header to force a tool call (``tool_choice``);
@@ -50,6 +51,11 @@ class Turn:
         run_key: LangGraph ``thread_id`` of the run that made the turn, if any.
         message_id: The ``id`` of the ``AIMessage`` returned for this turn, to join turns with the
             messages of a finished graph state.
+        top_p: The nucleus mass of the sampling distribution (1.0 = off).
+        top_k: Its top-k (0 = off).
+        tito: True when ``prompt_ids`` were built token-in/token-out: the previous turn's prompt
+            ids + its sampled ids + the encoded new messages (no re-tokenisation of what the
+            policy produced). False for a first turn, or when the history was rewritten.
     """
 
     prompt_ids: list[int]
@@ -62,6 +68,9 @@ class Turn:
     scripted: bool = False
     run_key: str | None = None
     message_id: str | None = None
+    tito: bool = False
+    top_p: float = 1.0
+    top_k: int = 0
 
     def __post_init__(self) -> None:
         if len(self.completion_ids) != len(self.logprobs):

@@ -79,6 +79,11 @@ class TokenTrajectory:
         temperature: The temperature the log-probabilities refer to (trainer logits are divided
             by it so both sides compare the same distribution).
         num_turns: Model turns in the trajectory.
+        scripted_mask: 1 for loss tokens that were teacher-forced (scripted turns), not sampled;
+            None when none were. They are trained like sampled tokens but kept out of the clip
+            and mismatch metrics (their ratio is 1 by construction) and reported separately.
+        top_p: Nucleus mass the trajectory was sampled with (the trainer applies the same).
+        top_k: Top-k it was sampled with (0 = off).
     """
 
     input_ids: list[int]
@@ -86,16 +91,33 @@ class TokenTrajectory:
     rollout_logprobs: list[float]
     temperature: float
     num_turns: int
+    scripted_mask: list[int] | None = None
+    top_p: float = 1.0
+    top_k: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.input_ids)
         if len(self.loss_mask) != n or len(self.rollout_logprobs) != n:
             raise ValueError("input_ids, loss_mask and rollout_logprobs must have equal lengths")
+        if self.scripted_mask is not None and len(self.scripted_mask) != n:
+            raise ValueError("scripted_mask must have the length of input_ids")
 
     @property
     def sampled_tokens(self) -> int:
         """Number of tokens the policy produced (the loss tokens before mismatch masking)."""
         return sum(self.loss_mask)
+
+    @property
+    def free_mask(self) -> list[int]:
+        """1 for loss tokens the policy sampled freely (not teacher-forced)."""
+        if self.scripted_mask is None:
+            return list(self.loss_mask)
+        return [m * (1 - s) for m, s in zip(self.loss_mask, self.scripted_mask, strict=True)]
+
+    @property
+    def scripted_tokens(self) -> int:
+        """Loss tokens that were teacher-forced."""
+        return sum(self.scripted_mask) if self.scripted_mask is not None else 0
 
 
 def _first_difference(a: Sequence[int], b: Sequence[int]) -> int:
@@ -122,13 +144,16 @@ def assemble_turns(turns: Sequence[RecordedTurn]) -> TokenTrajectory:
     if not turns:
         raise TrainingError("a trajectory with no model turns cannot be trained on")
     temperature = float(turns[0].temperature)
+    truncation = _truncation(turns[0])
     ids: list[int] = []
     mask: list[int] = []
     logps: list[float] = []
+    scripted: list[int] = []
     for k, turn in enumerate(turns):
-        if float(turn.temperature) != temperature:
+        if float(turn.temperature) != temperature or _truncation(turn) != truncation:
             raise TokenMismatchError(
-                f"turn {k} was recorded at temperature {turn.temperature}, turn 0 at {temperature}",
+                f"turn {k} was recorded at temperature {turn.temperature} / top-p, top-k "
+                f"{_truncation(turn)}, turn 0 at {temperature} / {truncation}",
                 turn=k,
                 position=len(ids),
             )
@@ -145,16 +170,26 @@ def assemble_turns(turns: Sequence[RecordedTurn]) -> TokenTrajectory:
         ids.extend(delta)
         mask.extend([0] * len(delta))
         logps.extend([0.0] * len(delta))
+        scripted.extend([0] * len(delta))
         ids.extend(turn.completion_ids)
         mask.extend([1] * len(turn.completion_ids))
         logps.extend(float(x) for x in turn.logprobs)
+        forced = 1 if getattr(turn, "scripted", False) else 0
+        scripted.extend([forced] * len(turn.completion_ids))
     return TokenTrajectory(
         input_ids=ids,
         loss_mask=mask,
         rollout_logprobs=logps,
         temperature=temperature,
         num_turns=len(turns),
+        scripted_mask=scripted if any(scripted) else None,
+        top_p=truncation[0],
+        top_k=truncation[1],
     )
+
+
+def _truncation(turn: RecordedTurn) -> tuple[float, int]:
+    return float(getattr(turn, "top_p", 1.0)), int(getattr(turn, "top_k", 0))
 
 
 def transcript_mismatch(trajectory: TokenTrajectory, transcript_ids: Sequence[int]) -> str | None:

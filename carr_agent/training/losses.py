@@ -16,9 +16,15 @@ The paper's objective (carr-method.md §6) is ``clipped_token_mean``::
     L     = - Σ_t m_t · min(r_t · A, clip(r_t, 1 - ε_low, 1 + ε_high) · A) / Σ_t m_t
           + β · Σ_t m_t · k3_t / Σ_t m_t,      k3_t = exp(ref_t - logp_t) - (ref_t - logp_t) - 1
 
-where ``m_t`` is 1 only for tokens the policy sampled *and* whose rollout/trainer probability ratio
-``exp(old_logp_t - rollout_logp_t)`` lies in ``[mismatch_low, mismatch_high]``
-(:func:`mismatch_keep`).
+where ``m_t`` is 1 for tokens the policy sampled. The rollout/trainer mismatch correction
+(:func:`mismatch_weights`) has two modes (``loss.mismatch``):
+
+* ``"tis"`` (default, the reference's slime fork, IcePop-style truncated importance sampling): each
+  token's surrogate is multiplied by ``w_t = ρ_t`` when ``ρ_t = exp(old_logp_t - rollout_logp_t)``
+  lies in ``[mismatch_low, mismatch_high]`` and by 0 otherwise; rejected tokens stay in the
+  token-mean denominator ``Σ m``.
+* ``"mask"``: a 0/1 mask (``w_t = 1`` inside the window), and ``m_t`` drops the rejected tokens,
+  so the mean is renormalised over the kept ones.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = [
     "LossTerms",
     "k3_kl",
     "mismatch_keep",
+    "mismatch_weights",
 ]
 
 Rewards = list[float | None]
@@ -88,9 +95,13 @@ class LossBatch:
         rollout_logp: Log-probabilities the rollout engine recorded (0 where not sampled).
         ref_logp: Reference-policy log-probabilities, or None when ``kl_coef == 0``.
         advantages: One advantage per trajectory, ``[B]``.
-        mask: 1.0 for tokens that count in the loss (sampled and not mismatch-masked), else 0.
+        mask: 1.0 for tokens that count in the loss's denominator (sampled; in ``"mask"`` mode
+            also inside the mismatch window), else 0.
         total_tokens: Σ mask over the whole mini-batch this micro-batch belongs to.
         total_sequences: Trajectories in that mini-batch.
+        is_weight: Per-token importance weight of the surrogate (detached; None = 1).
+        metric_mask: Tokens the clip metric counts (None = ``mask``); teacher-forced tokens are
+            left out (their ratio is 1 by construction).
     """
 
     logp: torch.Tensor
@@ -101,6 +112,8 @@ class LossBatch:
     mask: torch.Tensor
     total_tokens: float
     total_sequences: int
+    is_weight: torch.Tensor | None = None
+    metric_mask: torch.Tensor | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,8 +124,9 @@ class LossTerms:
         loss: Scalar to backpropagate (already normalised by the mini-batch totals).
         pg_loss: The policy-gradient part (float, same normalisation).
         kl: Σ mask · k3 over this micro-batch (0 without a reference model).
-        clipped_tokens: Masked tokens whose ratio was clipped (the min picked the clipped term).
+        clipped_tokens: Metric tokens whose ratio was clipped (the min picked the clipped term).
         tokens: Σ mask over this micro-batch.
+        metric_tokens: Σ metric mask (the clip fraction's denominator).
     """
 
     loss: torch.Tensor
@@ -120,6 +134,7 @@ class LossTerms:
     kl: float
     clipped_tokens: float
     tokens: float
+    metric_tokens: float = 0.0
 
 
 LossFn = Callable[[LossBatch, "LossConfig"], LossTerms]
@@ -133,6 +148,28 @@ def mismatch_keep(
 
     ratio = torch.exp(old_logp - rollout_logp)
     return (ratio >= low) & (ratio <= high)
+
+
+def mismatch_weights(
+    loss_mask: torch.Tensor,
+    old_logp: torch.Tensor,
+    rollout_logp: torch.Tensor,
+    low: float,
+    high: float,
+    mode: str,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """The rollout/trainer mismatch correction: ``(mask, is_weight, keep)``.
+
+    ``"tis"``: ``mask`` is the loss mask (rejected tokens stay in the denominator) and
+    ``is_weight = ρ · keep``. ``"mask"``: ``mask = loss_mask · keep`` and no weight.
+    """
+    import torch
+
+    keep = mismatch_keep(old_logp, rollout_logp, low, high)
+    if mode == "mask":
+        return loss_mask * keep.float(), None, keep
+    ratio = torch.exp(old_logp - rollout_logp).detach()
+    return loss_mask, torch.where(keep, ratio, torch.zeros_like(ratio)), keep
 
 
 def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
@@ -164,20 +201,31 @@ def _kl_term(batch: LossBatch) -> torch.Tensor:
     return k3_kl(batch.logp, batch.ref_logp)
 
 
+def _weighted(per_token: torch.Tensor, batch: LossBatch) -> torch.Tensor:
+    return per_token if batch.is_weight is None else per_token * batch.is_weight
+
+
+def _clip_counts(was_clipped: torch.Tensor, batch: LossBatch) -> tuple[float, float]:
+    metric = batch.mask if batch.metric_mask is None else batch.mask * batch.metric_mask
+    return float((was_clipped * metric).sum()), float(metric.sum())
+
+
 def clipped_token_mean(batch: LossBatch, config: LossConfig) -> LossTerms:
     """The paper's loss: asymmetric clipped surrogate averaged over all loss tokens (DAPO-style)."""
     per_token, was_clipped = _clipped_surrogate(batch, config)
     kl = _kl_term(batch)
     denom = max(batch.total_tokens, 1.0)
-    pg = (per_token * batch.mask).sum() / denom
+    pg = (_weighted(per_token, batch) * batch.mask).sum() / denom
     kl_sum = (kl * batch.mask).sum()
     loss = pg + config.kl_coef * kl_sum / denom
+    clipped, metric_tokens = _clip_counts(was_clipped, batch)
     return LossTerms(
         loss=loss,
         pg_loss=float(pg.detach()),
         kl=float(kl_sum.detach()),
-        clipped_tokens=float((was_clipped * batch.mask).sum()),
+        clipped_tokens=clipped,
         tokens=float(batch.mask.sum()),
+        metric_tokens=metric_tokens,
     )
 
 
@@ -188,17 +236,20 @@ def clipped_sequence_mean(batch: LossBatch, config: LossConfig) -> LossTerms:
     avoids; kept for comparison.
     """
     per_token, was_clipped = _clipped_surrogate(batch, config)
+    per_token = _weighted(per_token, batch)
     kl = _kl_term(batch)
     lengths = batch.mask.sum(-1).clamp(min=1.0)
     denom = max(batch.total_sequences, 1)
     per_seq = ((per_token + config.kl_coef * kl) * batch.mask).sum(-1) / lengths
     pg = ((per_token * batch.mask).sum(-1) / lengths).sum() / denom
+    clipped, metric_tokens = _clip_counts(was_clipped, batch)
     return LossTerms(
         loss=per_seq.sum() / denom,
         pg_loss=float(pg.detach()),
         kl=float((kl * batch.mask).sum().detach()),
-        clipped_tokens=float((was_clipped * batch.mask).sum()),
+        clipped_tokens=clipped,
         tokens=float(batch.mask.sum()),
+        metric_tokens=metric_tokens,
     )
 
 

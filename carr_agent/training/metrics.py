@@ -30,16 +30,28 @@ STEP_FIELDS: dict[str, str] = {
     "loss": "mean optimiser-update loss",
     "pg_loss": "policy-gradient part of the loss",
     "kl": "mean k3 KL to the reference policy per loss token (null without one)",
-    "clip_fraction": "fraction of loss tokens whose ratio was clipped",
-    "mismatch_masked_fraction": "fraction of sampled tokens dropped by the rollout/trainer mismatch mask",
+    "clip_fraction": "fraction of freely sampled loss tokens whose ratio was clipped "
+                     "(teacher-forced tokens left out; null when none were sampled)",
+    "mismatch_masked_fraction": "fraction of freely sampled tokens rejected by the rollout/trainer "
+                                "mismatch window (teacher-forced tokens left out)",
     "grad_norm": "global gradient norm before clipping (last update)",
     "trajectories": "rollouts generated this step",
     "trained_trajectories": "rollouts that contributed to the loss",
-    "token_mismatch": "rollouts excluded because their tokens did not re-tokenise consistently",
+    "token_mismatch": "rollouts excluded because their turns do not extend each other "
+                      "(a history rewritten by the graph)",
     "failed_rollouts": "rollouts whose graph run raised (excluded)",
+    "retokenization_mismatch": "diagnostic only: rollouts whose final transcript re-tokenises to "
+                               "other ids than the sampled ones (still trained: token-in/token-out)",
+    **{f"termination_{t}": f"fraction of rollouts that ended as {t!r} (see rollout.TERMINATIONS)"
+       for t in ("answered", "tool_budget", "context_budget", "time_budget", "ill_formed", "error")},
+    "zero_variance_groups": "groups whose rewards were all equal (every advantage 0)",
+    "updates": "optimiser updates made this step",
+    "skipped_updates": "optimiser updates skipped because every advantage was 0",
     "tool_calls_per_trajectory": "mean tool calls per rollout",
     "citations_per_trajectory": "mean citations in the final answer per rollout",
-    "sampled_tokens": "policy-sampled tokens in the step's rollouts",
+    "sampled_tokens": "tokens the policy sampled freely in the step's rollouts",
+    "scripted_tokens": "teacher-forced completion tokens (scripts): trained, but not sampling, "
+                       "so never evidence of learning",
     "loss_tokens": "tokens in the loss after masking",
     "rollout_tokens_per_s": "sampled tokens per second of rollout wall time",
     "train_tokens_per_s": "trajectory tokens (prompt + completion) per second of update wall time",

@@ -4,15 +4,23 @@ Given the step's trainable trajectories (assembled, with known advantages), this
 
 1. computes the trainer's log-probabilities before any update (``old_logp``, one no-grad pass);
    they are the ratio's denominator and the mismatch mask's trainer side;
-2. builds the loss mask of each micro-batch: sampled tokens (from assembly) AND the
-   rollout/trainer mismatch window ``exp(old_logp - rollout_logp) ∈ [low, high]``;
+2. applies the rollout/trainer mismatch correction of ``loss.mismatch`` to each micro-batch
+   (:func:`~carr_agent.training.losses.mismatch_weights`): truncated importance weights
+   ``exp(old_logp - rollout_logp)`` inside ``[low, high]``, 0 outside, with every sampled token
+   in the denominator (``"tis"``, the default), or a renormalised 0/1 mask (``"mask"``);
 3. for each mini-batch: sums the registered loss over its micro-batches (each normalised by the
    mini-batch totals, so accumulation is exact), clips the gradient norm, steps AdamW.
+
+A mini-batch in which no sample has a non-zero advantage (every group of it had equal rewards)
+has an exactly zero policy gradient. It is skipped and counted (``skipped_updates``) instead of
+stepping the optimiser: AdamW would otherwise keep moving the weights along its momentum and
+weight decay with no signal at all. (With a KL term the gradient is not zero, so it still steps.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +29,11 @@ from typing import Any
 from carr_agent.training.assembly import TokenTrajectory
 from carr_agent.training.batching import TokenBatch, collate, token_logprobs
 from carr_agent.training.config import LossConfig, OptimConfig
-from carr_agent.training.losses import LOSSES, LossBatch, mismatch_keep
+from carr_agent.training.losses import LOSSES, LossBatch, mismatch_weights
 
 __all__ = ["Sample", "UpdateStats", "build_optimizer", "micro_loss", "update_policy"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,14 +56,20 @@ class UpdateStats:
     loss_tokens: float = 0.0
     sampled_tokens: float = 0.0
     mismatch_masked: float = 0.0
+    metric_tokens: float = 0.0
+    scripted_tokens: float = 0.0
     total_tokens: int = 0
+    updates: int = 0
+    skipped_updates: int = 0
 
     @property
     def clip_fraction(self) -> float | None:
-        return self.clipped_tokens / self.loss_tokens if self.loss_tokens else None
+        """Over freely sampled tokens only (a teacher-forced token's ratio is 1 by construction)."""
+        return self.clipped_tokens / self.metric_tokens if self.metric_tokens else None
 
     @property
     def mismatch_fraction(self) -> float | None:
+        """Freely sampled tokens rejected by the mismatch window, over freely sampled tokens."""
         return self.mismatch_masked / self.sampled_tokens if self.sampled_tokens else None
 
     @property
@@ -113,14 +129,13 @@ def micro_loss(
         autocast: bf16 autocast (CUDA only).
 
     Returns:
-        ``(terms, mask, keep)``: the :class:`~carr_agent.training.losses.LossTerms`, the final
-        loss mask and the mismatch-keep mask.
+        ``(terms, mask, keep)``: the :class:`~carr_agent.training.losses.LossTerms`, the
+        denominator mask and the mismatch-keep mask.
     """
     with _autocast(batch.input_ids.device, autocast):
         logp = token_logprobs(model, batch)
     old = logp.detach() if old_logp is None else old_logp
-    keep = mismatch_keep(old, batch.rollout_logp, loss_config.mismatch_low, loss_config.mismatch_high)
-    mask = batch.loss_mask * keep.float()
+    mask, weight, keep = _correction(batch, old, loss_config)
     terms = LOSSES[loss_config.name](
         LossBatch(
             logp=logp,
@@ -131,10 +146,17 @@ def micro_loss(
             mask=mask,
             total_tokens=total_tokens,
             total_sequences=total_sequences,
+            is_weight=weight,
+            metric_mask=batch.sampled_mask,
         ),
         loss_config,
     )
     return terms, mask, keep
+
+
+def _correction(batch: TokenBatch, old: Any, loss_config: LossConfig) -> tuple[Any, Any, Any]:
+    return mismatch_weights(batch.loss_mask, old, batch.rollout_logp, loss_config.mismatch_low,
+                            loss_config.mismatch_high, loss_config.mismatch)
 
 
 def _no_grad_logprobs(model: Any, batch: TokenBatch, autocast: bool) -> Any:
@@ -142,6 +164,14 @@ def _no_grad_logprobs(model: Any, batch: TokenBatch, autocast: bool) -> Any:
 
     with torch.no_grad(), _autocast(batch.input_ids.device, autocast):
         return token_logprobs(model, batch)
+
+
+def _has_signal(advs: Sequence[Any], group: Sequence[int], loss_config: LossConfig,
+                ref: Sequence[Any]) -> bool:
+    """Whether a mini-batch has any gradient: a non-zero advantage, or a KL term."""
+    if loss_config.kl_coef > 0 and any(ref[i] is not None for i in group):
+        return True
+    return any(bool((advs[i] != 0).any()) for i in group)
 
 
 def update_policy(
@@ -178,10 +208,7 @@ def update_policy(
         if ref_model is not None and loss_config.kl_coef > 0
         else [None] * len(batches)
     )
-    keeps = [
-        mismatch_keep(o, b.rollout_logp, loss_config.mismatch_low, loss_config.mismatch_high)
-        for o, b in zip(old, batches, strict=True)
-    ]
+    denominators = [_correction(b, o, loss_config)[0] for o, b in zip(old, batches, strict=True)]
     per_mini = math.ceil(len(batches) / optim_config.mini_batches)
     # Train mode only matters for gradient checkpointing (HF applies it in training mode only).
     checkpointing = getattr(model, "is_activation_checkpointing", None)
@@ -190,7 +217,12 @@ def update_policy(
     model.train(bool(checkpointing))
     try:
         for group in _chunks(list(range(len(batches))), per_mini):
-            denom = float(sum((batches[i].loss_mask * keeps[i].float()).sum() for i in group))
+            if not _has_signal(advs, group, loss_config, ref):
+                stats.skipped_updates += 1
+                logger.info("skipping an optimiser update: every advantage of its %d samples is 0",
+                            sum(int(advs[i].numel()) for i in group))
+                continue
+            denom = float(sum(denominators[i].sum() for i in group))
             n_seq = sum(int(batches[i].input_ids.shape[0]) for i in group)
             optimizer.zero_grad(set_to_none=True)
             loss_total = 0.0
@@ -212,14 +244,18 @@ def update_policy(
                 pg_total += terms.pg_loss
                 stats.kl_sum += terms.kl
                 stats.clipped_tokens += terms.clipped_tokens
+                stats.metric_tokens += terms.metric_tokens
                 stats.loss_tokens += terms.tokens
-                stats.sampled_tokens += float(batches[i].loss_mask.sum())
-                stats.mismatch_masked += float((batches[i].loss_mask * (~keep).float()).sum())
+                free = batches[i].sampled_mask
+                stats.sampled_tokens += float(free.sum())
+                stats.scripted_tokens += float((batches[i].loss_mask - free).sum())
+                stats.mismatch_masked += float((free * (~keep).float()).sum())
                 stats.total_tokens += int(batches[i].attention_mask.sum())
             params = [p for p in model.parameters() if p.grad is not None]
             clip = optim_config.grad_clip if optim_config.grad_clip > 0 else float("inf")
             norm = torch.nn.utils.clip_grad_norm_(params, clip) if params else torch.tensor(0.0)
             optimizer.step()
+            stats.updates += 1
             stats.losses.append(loss_total)
             stats.pg_losses.append(pg_total)
             stats.grad_norms.append(float(norm))

