@@ -53,7 +53,7 @@ def sample_of(body: dict, *, status: str = "completed", group: int = 0, drop_ent
 
 
 def args(**kw) -> SimpleNamespace:
-    return SimpleNamespace(n_samples_per_prompt=len(SCORED), **kw)
+    return SimpleNamespace(**{"n_samples_per_prompt": len(SCORED), **kw})
 
 
 @pytest.fixture(autouse=True)
@@ -69,10 +69,23 @@ async def test_in_process_reward_equals_the_reward_servers_answer():
     for name in [*SCORED, "no-final-answer"]:
         sample = sample_of(bodies[name])
         got = await slime.reward(args(), sample)
-        status, want = await service.evaluate({k: bodies[name][k] for k in
-                                               ("history", "label", "task_unfinished", "remote_env_info")})
+        body = {k: copy.deepcopy(bodies[name][k]) for k in
+                ("history", "label", "task_unfinished", "remote_env_info")}
+        body["remote_env_info"]["rubric_reward_ratio"] = 0.3  # carr_alpha decides, not the data
+        status, want = await service.evaluate(body)
         assert status == 200 and got == want, name
         assert not sample.remove_sample
+
+
+async def test_the_data_ratio_cannot_switch_the_rubric_judge_off():
+    """A row whose remote_env_info says rubric_reward_ratio 0 (outcome only) still gets its rubric
+    part judged: the group hook needs it, with carr_alpha's weight."""
+    body = copy.deepcopy(sample_requests()["cited-correct"])
+    body["remote_env_info"]["rubric_reward_ratio"] = 0.0
+    got = await slime.reward(args(carr_alpha=0.3), sample_of(body))
+    assert got["rubric_reward"] == 1.0 and got["reward"] == pytest.approx(1.0)
+    got = await slime.reward(args(carr_alpha=0.0), sample_of(body))
+    assert got["reward"] == got["outcome_reward"] == 1.0
 
 
 async def test_unfinished_rollouts_score_zero_not_unknown():
@@ -112,8 +125,19 @@ async def test_group_hook_on_the_reward_functions_dicts_is_cgrpo():
     want = batch_cgrpo([result_from_reward_dict(s.reward) for s in samples], [0] * len(samples),
                        GroupOptions())
     assert raw == pytest.approx(want.rewards) and adv == pytest.approx(want.advantages)
-    # the paper's combination differs from the per-rollout mixture the server returns
-    assert raw != pytest.approx([s.reward["reward"] for s in samples])
+
+    # a group whose best rollout cites only half the evidence: R_r is normalised by the group
+    # max (0.5), so the paper's reward differs from the per-rollout mixture the server returns
+    half = copy.deepcopy(bodies["cited-correct"])
+    half["history"][-1]["content"] = half["history"][-1]["content"].replace(
+        "[1](https://example.org/wiki/Anton_Marek)", "")
+    group = [sample_of(half), sample_of(bodies["uncited-correct"]), sample_of(bodies["cited-wrong"])]
+    for s in group:
+        s.reward = await slime.reward(args(), s)
+    assert [s.reward["rubric_reward"] for s in group] == [0.5, 0.0, 0.0]
+    raw, _ = slime.post_process(args(n_samples_per_prompt=3), group)
+    assert raw == pytest.approx([1.0, 0.7, 0.0])
+    assert [s.reward["reward"] for s in group] == pytest.approx([0.85, 0.7, 0.0])
 
 
 def test_group_hook_refuses_scalar_rewards_and_uneven_groups():

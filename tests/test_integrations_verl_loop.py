@@ -107,3 +107,23 @@ def test_loop_settings_from_yaml_keys_are_validated():
     for bad in ({"max_tool_call": 3}, {"max_tool_calls": -1}, {"corpus": "/c", "web": True}):
         with pytest.raises(ConfigError):
             LoopSettings.from_mapping(bad)
+
+
+async def test_compute_score_reads_a_reference_history_like_the_reward_server():
+    """extra_info.history (the reference message format) is scored as serve-reward scores it."""
+    import copy
+
+    from carr_agent.rewards.server import RewardService
+    from tests._carr_fixture import sample_requests
+
+    for name in ("cited-correct", "uncited-correct", "cited-wrong"):
+        body = copy.deepcopy(sample_requests()[name])
+        body["remote_env_info"]["rubric_reward_ratio"] = 0.3
+        got = await compute_score("carr", "", body["label"], {
+            "history": body["history"], "remote_env_info": body["remote_env_info"]})
+        status, want = await RewardService(None).evaluate(
+            {k: body[k] for k in ("history", "label", "task_unfinished", "remote_env_info")})
+        assert status == 200
+        assert (got["outcome_reward"], got["rubric_reward"]) == (want["outcome_reward"],
+                                                                want["rubric_reward"]), name
+        assert got["score"] == pytest.approx(want["reward"])

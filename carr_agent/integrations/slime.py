@@ -85,9 +85,10 @@ def _status_name(sample: Any) -> str:
 def evaluate_body(args: Any, sample: Any) -> dict[str, Any]:
     """The ``/evaluate`` request of one slime sample (see the module docstring).
 
-    ``rubric_reward_ratio`` is set from ``args.carr_alpha`` (default 0.3; see
-    :func:`~carr_agent.integrations.common.scoring_alpha`) when the data does not carry one, so
-    every part the group hook combines is judged.
+    ``rubric_reward_ratio`` is always set from ``args.carr_alpha`` (default 0.3; see
+    :func:`~carr_agent.integrations.common.scoring_alpha`), replacing any value in the data: the
+    group hook combines with that α, and a ratio of 0 in the data would skip the rubric judge
+    (its part reported as 0) and silently turn C-GRPO into outcome-only GRPO.
 
     Raises:
         DataError: the sample's metadata is not a mapping.
@@ -97,7 +98,7 @@ def evaluate_body(args: Any, sample: Any) -> dict[str, Any]:
         raise DataError(f"sample.metadata must be a mapping, got {type(metadata).__name__}")
     info = metadata.get("remote_env_info")
     info = dict(info) if isinstance(info, Mapping) else info
-    if isinstance(info, dict) and info.get("rubric_reward_ratio") is None:
+    if isinstance(info, dict):
         info["rubric_reward_ratio"] = scoring_alpha(group_options_from(args))
     unfinished = bool(metadata.get("task_unfinished")) or _status_name(sample) in UNFINISHED_STATUSES
     return {
