@@ -288,3 +288,13 @@ def test_the_fetch_limits_benchmark_runs_and_every_attack_ends_in_a_fetch_error(
     ours = [r for r in rows if r["fetcher"] == "HttpFetcher"]
     assert len(ours) >= 4 and all(r["outcome"].startswith("FetchError") for r in ours)
     assert all(r["peak_heap_mib"] < 16 and r["wall_s"] < 5 for r in ours)
+
+
+def test_a_page_with_very_many_blocks_is_extracted_in_bounded_time(http_server, local) -> None:
+    body = "<html><head><title>Long list</title></head><body>" + \
+        "".join(f"<p>entry {i} of the list</p>" for i in range(50_000)) + "</body></html>"
+    url = http_server.route("/long", body)
+    started = time.perf_counter()
+    page = HttpFetcher(allow_hosts=("127.0.0.1",), max_bytes=5_000_000).fetch(url)
+    assert time.perf_counter() - started < 10  # trafilatura alone: 30-80 s on this page
+    assert page.title == "Long list" and "entry 49999 of the list" in page.text
