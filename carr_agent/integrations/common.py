@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carr_agent.errors import ConfigError, DataError
-from carr_agent.rewards.cgrpo import RUBRIC_TERMS, GroupOptions, advantages, group_rewards
+from carr_agent.rewards.cgrpo import GroupOptions, advantages, group_rewards
+from carr_agent.rewards.options import RUBRIC_FOR
 from carr_agent.types import RewardResult, RubricScore
 
 if TYPE_CHECKING:
@@ -151,9 +152,9 @@ def group_options_from(source: Any, *, prefix: str = "carr_") -> GroupOptions:
             kwargs[key] = _flag(prefix + key, value)
     rubric_for = get("rubric_for")
     if rubric_for is not None:
-        if rubric_for not in RUBRIC_TERMS:
+        if rubric_for not in RUBRIC_FOR:
             raise ConfigError(
-                f"{prefix}rubric_for must be one of {sorted(RUBRIC_TERMS)}, got {rubric_for!r}"
+                f"{prefix}rubric_for must be one of {sorted(RUBRIC_FOR)}, got {rubric_for!r}"
             )
         kwargs["rubric_for"] = rubric_for
     try:
