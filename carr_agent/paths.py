@@ -1,8 +1,9 @@
-"""Where carr_agent keeps files on the user's machine: the one reader of the cache directory.
+"""Where carr_agent keeps files on the user's machine: the one reader of these directories.
 
 Everything cached (the example corpus index, converted local models, the judge-output cache)
 lives under :func:`cache_root`: ``$CARR_AGENT_CACHE`` when set, else the platform's user cache
-directory for ``carr-agent`` (``~/.cache/carr-agent`` on Linux).
+directory for ``carr-agent`` (``~/.cache/carr-agent`` on Linux). Run checkpoints live under
+:func:`data_root`: ``$CARR_AGENT_DATA``, else the platform's user data directory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 #: Environment variable that moves the whole cache.
 ENV_CACHE = "CARR_AGENT_CACHE"
+#: Environment variable that moves the run data (checkpoints).
+ENV_DATA = "CARR_AGENT_DATA"
 APP_NAME = "carr-agent"
 
 
@@ -25,6 +28,22 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir(APP_NAME))
+
+
+def data_root(env: Mapping[str, str] | None = None) -> Path:
+    """Where runs are kept (checkpoints): ``$CARR_AGENT_DATA`` or the user data directory."""
+    env = os.environ if env is None else env
+    override = env.get(ENV_DATA)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME))
+
+
+def checkpoints_path(env: Mapping[str, str] | None = None) -> Path:
+    """The default SQLite checkpoint database of ``carr-agent run``."""
+    return data_root(env) / "checkpoints.sqlite"
 
 
 def corpus_cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -42,5 +61,14 @@ def judge_cache_path(env: Mapping[str, str] | None = None) -> Path:
     return cache_root(env) / "judge-cache.sqlite"
 
 
-__all__ = ["APP_NAME", "ENV_CACHE", "cache_root", "corpus_cache_dir", "judge_cache_path",
-           "models_cache_dir"]
+__all__ = [
+    "APP_NAME",
+    "ENV_CACHE",
+    "ENV_DATA",
+    "cache_root",
+    "checkpoints_path",
+    "corpus_cache_dir",
+    "data_root",
+    "judge_cache_path",
+    "models_cache_dir",
+]

@@ -8,6 +8,7 @@ import pytest
 
 from carr_agent.errors import DataError
 from carr_agent.eval import EvalConfig, EvalRecord, ResultStore
+from carr_agent.graph.config import AgentConfig
 
 
 def config(**kw) -> EvalConfig:
@@ -25,7 +26,8 @@ def record(task_id: str, cfg: str, **kw) -> EvalRecord:
 
 def test_config_hash_depends_on_settings_but_is_stable():
     assert config().hash == config().hash
-    assert config(max_tool_calls=5).hash != config().hash
+    assert config(agent=AgentConfig(max_tool_calls=5)).hash != config().hash
+    assert config(agent=AgentConfig(min_tool_calls=0)).hash != config().hash
     assert len(config().hash) == 64
 
 

@@ -12,6 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
+from carr_agent.graph.config import DEFAULT_MAX_TOOL_CALLS as DEFAULT_MAX_TOOL_CALLS
+from carr_agent.graph.config import DEFAULT_PAGE_BUDGET as DEFAULT_PAGE_BUDGET
+from carr_agent.graph.config import AgentConfig
 from carr_agent.models.spec import DEFAULT_LOCAL_MODEL as DEFAULT_LOCAL_MODEL
 
 
@@ -67,9 +70,20 @@ MinToolCallsOption = Annotated[int | None, typer.Option(
 )]
 
 
-def resolve_min_tool_calls(min_tool_calls: int | None, max_tool_calls: int) -> int:
-    """``--min-tool-calls``: :class:`~carr_agent.graph.config.AgentConfig`'s default (one, within
-    the tool budget) unless given."""
-    from carr_agent.graph.config import AgentConfig
+MaxContextTokensOption = Annotated[int | None, typer.Option(
+    "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
+)]
+PageBudgetOption = Annotated[int, typer.Option(
+    "--page-budget", min=1, help="Characters of an opened page shown to the model.",
+)]
 
-    return AgentConfig(max_tool_calls=max_tool_calls, min_tool_calls=min_tool_calls).required_tool_calls
+
+def agent_config(max_tool_calls: int, min_tool_calls: int | None, max_context_tokens: int | None,
+                 page_budget: int) -> AgentConfig:
+    """The agent's budgets from the shared options (``--min-tool-calls`` defaults to one).
+
+    Raises:
+        ConfigError: inconsistent budgets (e.g. more required tool calls than allowed).
+    """
+    return AgentConfig(max_tool_calls=max_tool_calls, min_tool_calls=min_tool_calls,
+                       max_context_tokens=max_context_tokens, page_budget=page_budget)

@@ -15,17 +15,21 @@ import typer
 from carr_agent.cli.app import app
 from carr_agent.cli.common import (
     DEFAULT_LOCAL_MODEL,
+    DEFAULT_MAX_TOOL_CALLS,
+    DEFAULT_PAGE_BUDGET,
     ApiKeyEnvOption,
     BaseUrlOption,
     CorpusOption,
+    MaxContextTokensOption,
     MaxToolCallsOption,
     MinToolCallsOption,
     ModelOption,
+    PageBudgetOption,
     TemperatureOption,
     WebOption,
+    agent_config,
     make_backends,
     make_chat_model,
-    resolve_min_tool_calls,
 )
 from carr_agent.cli.judging import (
     JudgeApiKeyOption,
@@ -79,14 +83,10 @@ def eval_command(
     judge_temperature: JudgeTemperatureOption = None,
     prompts: PromptsOption = None,
     prompt_style: PromptStyleOption = None,
-    max_tool_calls: MaxToolCallsOption = 30,
+    max_tool_calls: MaxToolCallsOption = DEFAULT_MAX_TOOL_CALLS,
     min_tool_calls: MinToolCallsOption = None,
-    max_context_tokens: Annotated[int | None, typer.Option(
-        "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
-    )] = None,
-    page_budget: Annotated[int, typer.Option(
-        "--page-budget", min=1, help="Characters of an opened page shown to the model.",
-    )] = 10_000,
+    max_context_tokens: MaxContextTokensOption = None,
+    page_budget: PageBudgetOption = DEFAULT_PAGE_BUDGET,
     alpha: Annotated[float, typer.Option(
         "--alpha", min=0.0, max=1.0, help="Rubric weight α of the combined reward.",
     )] = DEFAULT_ALPHA,
@@ -118,6 +118,7 @@ def eval_command(
             judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
             cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
             prompts=prompts, prompt_style=prompt_style), selected)
+        budgets = agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
         chat_model, model_desc = make_chat_model(model, base_url, api_key_env, temperature)
         search, fetcher, corpus_desc = make_backends(web, corpus)
     except CarrError as exc:
@@ -127,21 +128,15 @@ def eval_command(
     from carr_agent.graph import build_agent
     from carr_agent.rewards import CarrScorer, ScoreOptions
 
-    min_calls = resolve_min_tool_calls(min_tool_calls, max_tool_calls)
     config = EvalConfig(
-        model=model_desc, corpus=corpus_desc, judge=judge_desc, max_tool_calls=max_tool_calls,
-        max_context_tokens=max_context_tokens, page_budget=page_budget, alpha=alpha,
+        model=model_desc, corpus=corpus_desc, judge=judge_desc, agent=budgets, alpha=alpha,
         connectivity=not no_connectivity, check_citations=not no_citation_check,
-        extra=(("min_tool_calls", str(min_calls)),),
     )
     scorer = CarrScorer(judge, ScoreOptions(alpha=alpha, connectivity=not no_connectivity))
 
     def agent_for(task: Any) -> Any:
-        return build_agent(
-            chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
-            max_context_tokens=max_context_tokens, page_budget=page_budget,
-            min_tool_calls=min_calls, forbidden_strs=task.forbidden_strs,
-        )
+        return build_agent(chat_model, search=search, fetcher=fetcher, config=budgets,
+                           forbidden_strs=task.forbidden_strs)
 
     try:
         result_store = ResultStore(store)

@@ -9,7 +9,6 @@ interrupted (earlier tool calls are not redone).
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,17 +20,21 @@ import typer
 from carr_agent.cli.app import app
 from carr_agent.cli.common import (
     DEFAULT_LOCAL_MODEL,
+    DEFAULT_MAX_TOOL_CALLS,
+    DEFAULT_PAGE_BUDGET,
     ApiKeyEnvOption,
     BaseUrlOption,
     CorpusOption,
+    MaxContextTokensOption,
     MaxToolCallsOption,
     MinToolCallsOption,
     ModelOption,
+    PageBudgetOption,
     TemperatureOption,
     WebOption,
+    agent_config,
     make_backends,
     make_chat_model,
-    resolve_min_tool_calls,
 )
 
 if TYPE_CHECKING:
@@ -41,13 +44,10 @@ _PREVIEW = 160
 
 
 def default_checkpoint_db() -> Path:
-    """Where runs are checkpointed by default (env ``CARR_AGENT_DATA`` overrides the folder)."""
-    env = os.environ.get("CARR_AGENT_DATA")
-    if env:
-        return Path(env).expanduser() / "checkpoints.sqlite"
-    from platformdirs import user_data_dir
+    """Where runs are checkpointed by default (see :func:`carr_agent.paths.checkpoints_path`)."""
+    from carr_agent.paths import checkpoints_path
 
-    return Path(user_data_dir("carr-agent")) / "checkpoints.sqlite"
+    return checkpoints_path()
 
 
 @app.command("run")
@@ -59,14 +59,10 @@ def run(
     temperature: TemperatureOption = None,
     web: WebOption = False,
     corpus: CorpusOption = None,
-    max_tool_calls: MaxToolCallsOption = 30,
+    max_tool_calls: MaxToolCallsOption = DEFAULT_MAX_TOOL_CALLS,
     min_tool_calls: MinToolCallsOption = None,
-    max_context_tokens: Annotated[int | None, typer.Option(
-        "--max-context-tokens", min=1, help="Approximate history size at which the answer is demanded.",
-    )] = None,
-    page_budget: Annotated[int, typer.Option(
-        "--page-budget", min=1, help="Characters of an opened page shown to the model.",
-    )] = 10_000,
+    max_context_tokens: MaxContextTokensOption = None,
+    page_budget: PageBudgetOption = DEFAULT_PAGE_BUDGET,
     forbid: Annotated[list[str] | None, typer.Option(
         "--forbid", help="Hide pages quoting this text (repeatable); e.g. the question itself.",
     )] = None,
@@ -111,6 +107,7 @@ def run(
         _fail(err, "--model names a model; put the endpoint URL in --base-url")
 
     try:
+        budgets = agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
         search, fetcher, _ = make_backends(web, corpus)  # first: cheap, and fails before a model load
         chat_model, _ = make_chat_model(model, base_url, api_key_env, temperature)
     except CarrError as exc:
@@ -122,9 +119,7 @@ def run(
     with _checkpointer(db) as saver:
         try:
             agent = build_agent(
-                chat_model, search=search, fetcher=fetcher, max_tool_calls=max_tool_calls,
-                max_context_tokens=max_context_tokens, page_budget=page_budget,
-                min_tool_calls=resolve_min_tool_calls(min_tool_calls, max_tool_calls),
+                chat_model, search=search, fetcher=fetcher, config=budgets,
                 forbidden_strs=tuple(forbid or ()), checkpointer=saver,
             )
         except CarrError as exc:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from carr_agent.errors import ConfigError
+from carr_agent.graph.config import AgentConfig
 from carr_agent.rewards.options import DEFAULT_ALPHA
 
 
@@ -26,9 +27,7 @@ class EvalConfig:
             ``"openai:gpt-4.1-mini@https://api.openai.com/v1"``, ``"scripted:<sha256>"``).
         corpus: the search/fetch backend, e.g. ``"example-corpus:<sha256>"`` or ``"web"``.
         judge: the judge, e.g. ``"deterministic"`` or ``"llm:<model>@<base_url>"``.
-        max_tool_calls: the agent's tool-call budget.
-        max_context_tokens: the agent's context budget (None: unlimited).
-        page_budget: characters of an opened page shown to the model.
+        agent: the agent's budgets (tool calls, required tool calls, context, page size).
         system_prompt_sha: sha256 of the system prompt ("" = the default prompt).
         alpha: rubric weight α of the combined reward.
         connectivity: require supported rubrics to chain to the answer.
@@ -39,9 +38,7 @@ class EvalConfig:
     model: str
     corpus: str
     judge: str
-    max_tool_calls: int = 30
-    max_context_tokens: int | None = None
-    page_budget: int = 10_000
+    agent: AgentConfig = field(default_factory=AgentConfig)
     system_prompt_sha: str = ""
     alpha: float = DEFAULT_ALPHA
     connectivity: bool = True
@@ -52,12 +49,6 @@ class EvalConfig:
         for name in ("model", "corpus", "judge"):
             if not getattr(self, name).strip():
                 raise ConfigError(f"EvalConfig.{name} must be a non-empty string")
-        if self.max_tool_calls < 0:
-            raise ConfigError(f"max_tool_calls must be >= 0, got {self.max_tool_calls}")
-        if self.max_context_tokens is not None and self.max_context_tokens < 1:
-            raise ConfigError("max_context_tokens must be >= 1 (or None)")
-        if self.page_budget < 1:
-            raise ConfigError(f"page_budget must be >= 1, got {self.page_budget}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from carr_agent.errors import ConfigError
+from carr_agent.graph.config import AgentConfig
 from carr_agent.rewards.options import DEFAULT_ALPHA, RewardOptions
 
 __all__ = [
@@ -188,6 +189,13 @@ class RolloutConfig:
     scripts: str | None = None
     vllm: VLLMConfig = field(default_factory=VLLMConfig)
 
+    @property
+    def agent(self) -> AgentConfig:
+        """The agent's budgets for a rollout. No tool call is forced (``min_tool_calls=0``): an
+        on-policy rollout is what the policy samples, not a forced tool choice."""
+        return AgentConfig(max_tool_calls=self.max_tool_calls, min_tool_calls=0,
+                           max_context_tokens=self.max_context_tokens, page_budget=self.page_budget)
+
     def __post_init__(self) -> None:
         _require(self.group_size >= 2, "rollout.group_size",
                  "must be >= 2 (group-relative advantages need a group)")
@@ -196,12 +204,12 @@ class RolloutConfig:
                  "must be > 0 (on-policy training samples from the policy)")
         _require(0.0 < self.top_p <= 1.0, "rollout.top_p", "must be in (0, 1]")
         _require(self.top_k >= 0, "rollout.top_k", "must be >= 0 (0 = off)")
-        _require(self.max_tool_calls >= 0, "rollout.max_tool_calls", "must be >= 0")
-        _require(self.max_context_tokens is None or self.max_context_tokens > 0,
-                 "rollout.max_context_tokens", "must be positive or null")
         _require(self.time_budget_s is None or self.time_budget_s > 0, "rollout.time_budget_s",
                  "must be positive or null")
-        _require(self.page_budget > 0, "rollout.page_budget", "must be positive")
+        try:
+            self.agent  # noqa: B018 (validates the budgets, the agent's own rules)
+        except ConfigError as exc:
+            raise ConfigError(f"rollout.{exc}") from None
         _require(self.concurrency > 0, "rollout.concurrency", "must be positive")
 
 

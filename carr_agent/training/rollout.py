@@ -260,12 +260,9 @@ class RolloutRunner:
             model,
             search=self.search,
             fetcher=self.fetcher,
-            max_tool_calls=self.config.max_tool_calls,
-            max_context_tokens=self.config.max_context_tokens,
-            page_budget=self.config.page_budget,
+            config=self.config.agent,
             forbidden_strs=tuple(task.forbidden_strs) or (task.question,),
             system_prompt=self.config.system_prompt,
-            min_tool_calls=0,  # on-policy: the policy's own samples, no forced tool choice
         )
         capture = LastCallCapture()
         callbacks: list[BaseCallbackHandler] = [capture]
