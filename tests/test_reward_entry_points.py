@@ -196,3 +196,26 @@ async def test_a_budget_forced_answer_is_a_final_answer_everywhere() -> None:
     plain = await ascore_state(state, task, scorer())
     graph = await ascore_state(with_answer, task, scorer())
     assert plain.reward == graph.reward == pytest.approx(1.0)
+
+
+def test_training_scores_a_run_like_the_other_entry_points() -> None:
+    """Training reads a finished graph state with the same reader and scores it with the same
+    function (``RolloutRunner.score``), so a rollout gets the reward ``score_state`` gives."""
+    import asyncio
+
+    from carr_agent.training.config import RolloutConfig
+    from carr_agent.training.rollout import Rollout, RolloutRunner
+
+    for rid, body in bodies().items():
+        request = parse_request(body)
+        state = {"messages": convert_to_messages(openai_messages(body["history"]))}
+        read = read_run(state)
+        rollout = Rollout(task=request.task(), slot=0, messages=state["messages"],
+                          ledger=list(read.ledger), answer_text=read.answer or "", turns=[],
+                          trajectory=None, exclusion=None)
+        runner = RolloutRunner(policy=None, search=None, fetcher=None,
+                               scorer=scorer(request.alpha), config=RolloutConfig(),
+                               build_agent=lambda *a, **k: None)
+        runner.score([rollout])
+        expected = asyncio.run(ascore_state(state, request.task(), scorer(), alpha=request.alpha))
+        assert rollout.result is not None and rollout.result.reward == expected.reward, rid

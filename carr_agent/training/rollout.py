@@ -31,7 +31,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from carr_agent.errors import CarrError, ContextLengthError, JudgeError, TimeBudgetError
-from carr_agent.rewards.run import Trajectory, final_answer
+from carr_agent.rewards.run import Trajectory, read_run
 from carr_agent.rewards.scorer import score_trajectory
 from carr_agent.training.assembly import (
     TokenMismatchError,
@@ -294,7 +294,8 @@ class RolloutRunner:
         retokenization = (
             self._retokenization(trajectory, turns, state, capture) if trajectory else None
         )
-        answer_text = final_answer(state) or ""
+        read = read_run(state)
+        answer_text = read.answer or ""
         answer = state.get("answer") or {}
         citations = answer.get("citations") if isinstance(answer, dict) else None
         if citations is None:
@@ -305,7 +306,7 @@ class RolloutRunner:
             task=task,
             slot=slot,
             messages=list(state.get("messages") or []),
-            ledger=list(state.get("ledger") or []),
+            ledger=list(read.ledger),
             answer_text=answer_text,
             turns=turns,
             trajectory=trajectory,
