@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,58 @@ def test_run_refuses_an_empty_question_without_leaving_a_thread(tmp_path, questi
     assert proc.returncode == 2
     assert "question is empty" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "data" / "checkpoints.sqlite").exists()
+
+
+def test_resuming_a_thread_that_cannot_go_on_says_so_without_a_resume_hint(tmp_path) -> None:
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from carr_agent.errors import ConfigError
+    from carr_agent.graph import build_agent
+    from carr_agent.testing.scripted import ScriptedChatModel
+    from carr_agent.tools.corpus import CorpusIndex
+
+    index = CorpusIndex.build(write_corpus(tmp_path / "docs.jsonl"), tmp_path / "index")
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["an answer"]))
+    db = tmp_path / "cp.sqlite"
+    conn = sqlite3.connect(db, check_same_thread=False)
+    agent = build_agent(ScriptedChatModel(["an answer"]), search=index, fetcher=index,
+                        checkpointer=SqliteSaver(conn))
+    with pytest.raises(ConfigError):  # a thread left behind by an empty question (older versions)
+        agent.invoke({"question": ""}, {"configurable": {"thread_id": "t-empty"}})
+    conn.close()
+    proc = _carr(tmp_path, "run", "--resume", "t-empty", "--checkpoint-db", str(db),
+                 "--model", f"scripted:{script}", "--corpus", str(tmp_path / "index"))
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot go on" in proc.stderr and "--resume" not in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["output", "input"])
+def test_score_names_an_unusable_path_instead_of_a_traceback(tmp_path, where) -> None:
+    src, out = SAMPLE_REQUESTS, tmp_path / "out.jsonl"
+    if where == "output":
+        out = tmp_path  # a directory
+    else:
+        src = tmp_path / "unreadable.jsonl"
+        src.write_text(GOOD[0] + "\n")
+        src.chmod(0)
+        if os.access(src, os.R_OK):  # root reads anything
+            pytest.skip("running as root: the file stays readable")
+    proc = _carr(tmp_path, "score", str(src), "-o", str(out))
+    assert proc.returncode == 2 and "error:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_eval_names_a_store_path_that_cannot_be_created(tmp_path) -> None:
+    from tests.eval_support import river_task, write_jsonl, write_world
+
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [river_task()])
+    corpus, script = write_world(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = _carr(tmp_path, "eval", str(tasks), "--store", str(blocker / "r.sqlite"),
+                 "--model", f"scripted:{script}", "--corpus", str(corpus))
+    assert proc.returncode == 2 and "error:" in proc.stderr
+    assert "Traceback" not in proc.stderr

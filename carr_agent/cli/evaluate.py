@@ -140,7 +140,7 @@ def eval_command(
 
     try:
         result_store = ResultStore(store)
-    except CarrError as exc:
+    except (CarrError, OSError) as exc:  # OSError: a store path that cannot be created
         _fail(err, str(exc))
     with result_store:
         runner = EvalRunner(agent_factory=agent_for, scorer=scorer, store=result_store,

@@ -90,7 +90,7 @@ def score(
             prompts=prompts, prompt_style=prompt_style)
         service = _service(config, cache=None, concurrency=concurrency, timeout=timeout)
         total = sum(1 for _ in iter_requests(input)) if input.is_file() else 0
-    except CarrError as exc:
+    except (CarrError, OSError) as exc:  # OSError: an unreadable input file
         raise _fail(str(exc)) from exc
     rewards: list[float] = []
     with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -108,7 +108,7 @@ def score(
                 score_jsonl(input, output, service, retry_failed=retry_failed, on_result=on_result,
                             on_resume=lambda n: bar.update(task_id, completed=n))
             )
-        except CarrError as exc:
+        except (CarrError, OSError) as exc:  # OSError: an output path that cannot be written
             raise _fail(str(exc)) from exc
     for number, reason in summary.bad:
         console.print(f"[yellow]line {number} skipped:[/yellow] {reason}")

@@ -201,6 +201,8 @@ def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, e
                     _print_update(console, node, update or {})
     except KeyboardInterrupt:
         _interrupted(err, "stopped by the user", thread, db)
+    except ValueError as exc:  # ConfigError/DataError & co: a resume would fail the same way
+        _fail(err, f"the run cannot go on: {type(exc).__name__}: {exc}", code=1)
     except Exception as exc:
         _interrupted(err, f"{type(exc).__name__}: {exc}", thread, db)
     return final
