@@ -20,10 +20,11 @@ slime/verl-style trainer can point at it unchanged. Deliberate differences, all 
 * ``remote_env_info.entities`` (optional gold entity values) lets the deterministic judge score a
   request without an LLM.
 
-CPU work never runs on the event loop: decoding, validation and history parsing run in worker
-threads (so does all of a deterministic-judge scoring); every parser involved is linear-time. The
-loop only moves bytes and awaits the judge, so ``/health`` and ``/metrics`` answer at once even
-while huge or pathological bodies are being processed.
+CPU work never runs on the HTTP event loop: decoding, validation and history parsing run in two
+worker threads (so does all of a deterministic-judge scoring), and LLM-judged scoring runs on a
+second event loop in its own thread; every parser involved is linear-time. The HTTP loop only moves
+bytes, so ``/health`` and ``/metrics`` answer promptly even while huge or pathological bodies are
+being processed.
 
 The app is plain Starlette; :func:`serve` runs it with uvicorn (``carr-agent serve-reward``).
 """
@@ -33,11 +34,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
 
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 JudgeChoice = Literal["auto", "llm", "deterministic"]
 ScorerFactory = Callable[[], "CarrScorer | Awaitable[CarrScorer]"]
 _ZERO = orjson.dumps(zero_response())
@@ -223,6 +227,29 @@ class MeteredJudge:
             self._metrics.judge_latency.observe(time.perf_counter() - start, kind)
 
 
+class _ScoringLoop:
+    """An event loop in its own thread, where LLM-judged scoring runs (its pure steps —
+    citations, evidence, prompts — are CPU work that must not delay the HTTP loop)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="carr-scoring", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the scoring loop; cancelling the await cancels it there."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+
+
 class RewardService:
     """The server's logic without HTTP: validate, route to a scorer, cache, de-duplicate.
 
@@ -250,6 +277,10 @@ class RewardService:
         self.cache = ResponseCache(o.cache_size, o.cache_path, max_bytes=o.cache_bytes)
         self._limit = asyncio.Semaphore(o.concurrency)
         self._in_flight: dict[str, asyncio.Task[_Outcome]] = {}
+        # CPU work (decoding, parsing, deterministic scoring): two threads at most, so the HTTP
+        # loop competes for the interpreter with few threads and /health stays prompt
+        self._cpu = ThreadPoolExecutor(max_workers=2, thread_name_prefix="carr-cpu")
+        self._scoring: _ScoringLoop | None = None
 
     @property
     def gold_scorer(self) -> CarrScorer:
@@ -292,7 +323,7 @@ class RewardService:
         start = time.perf_counter()
         self.stats.requests += 1
         try:
-            prepared = await asyncio.to_thread(_guarded, prepare)
+            prepared = await self._in_cpu(_guarded, prepare)
             outcome = prepared if isinstance(prepared, _Outcome) else await self._judged(prepared)
         except Exception as exc:  # a bug: answer 500, keep the connection and the server alive
             logger.exception("evaluate: unexpected error")
@@ -380,9 +411,15 @@ class RewardService:
     async def _score(self, job: _Job) -> RewardResult:
         request, parsed = job.request, job.parsed
         if job.route == "gold":  # pure CPU: the whole scoring in a worker thread
-            return await asyncio.to_thread(
+            return await self._in_cpu(
                 _score_in_thread, job.scorer, request.task(), parsed, request.alpha)
-        return await score_trajectory(job.scorer, request.task(), parsed, alpha=request.alpha)
+        if self._scoring is None:
+            self._scoring = _ScoringLoop()
+        return await self._scoring.run(
+            score_trajectory(job.scorer, request.task(), parsed, alpha=request.alpha))
+
+    async def _in_cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
 
     def _scorer_for(self, request: EvaluateRequest) -> CarrScorer:
         choice = self.options.judge
@@ -437,6 +474,10 @@ class RewardService:
     async def aclose(self) -> None:
         for task in list(self._in_flight.values()):
             task.cancel()
+        if self._scoring is not None:
+            self._scoring.close()
+            self._scoring = None
+        self._cpu.shutdown(wait=False, cancel_futures=True)
         self.cache.close()
 
 

@@ -12,6 +12,8 @@ import re
 import unicodedata
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+#: Texts longer than this are normalised piece by piece.
+_PIECE = 65_536
 #: No code point above this has a combining class (Unicode 15: the last is U+1E94A).
 _LAST_COMBINING = 0x1FFFF
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+", re.UNICODE)
@@ -43,7 +45,30 @@ def _combining_marks() -> dict[int, None]:
 
 
 def normalize_text(text: str) -> str:
-    """Casefolded, accent-free, punctuation-folded text with canonical numbers."""
+    """Casefolded, accent-free, punctuation-folded text with canonical numbers.
+
+    Long texts are normalised in pieces cut at whitespace (tokens never span whitespace, so the
+    result is the same): no single step holds the interpreter for long, which keeps a server
+    scoring a huge answer in a worker thread responsive.
+    """
+    if len(text) <= _PIECE:
+        return _normalize_piece(text)
+    pieces = []
+    start = 0
+    while start < len(text):
+        end = start + _PIECE
+        if end < len(text):
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            if cut <= start:  # no break in this window: run to the next one (a single token)
+                later = [i for i in (text.find(" ", end), text.find("\n", end)) if i != -1]
+                cut = min(later) if later else len(text) - 1
+            end = cut + 1
+        pieces.append(_normalize_piece(text[start:end]))
+        start = end
+    return " ".join(p for p in pieces if p)
+
+
+def _normalize_piece(text: str) -> str:
     if not text.isascii():  # ASCII is its own NFKC/NFKD form, without combining marks
         text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
         text = text.translate(_combining_marks())
