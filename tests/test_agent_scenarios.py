@@ -9,6 +9,7 @@ and the model's next turn must still happen.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +105,18 @@ SCENARIOS: list[Scenario] = [
               [{"name": "search", "args": {}}], [{"name": "search", "args": {"query": ["x"]}}]],
              errors=(0, 1, 2, 3, 6, 7)),
     Scenario("unknown tool", [[{"name": "browse", "args": {"url": "x"}}]], errors=(0,)),
+    Scenario("wrong and extra argument names",
+             [[{"name": "open", "args": {"url": UFC_URL}}],
+              [{"name": "search", "args": {"query": "UFC 219", "page": 2, "lang": "xx"}}],
+              [{"name": "find", "args": {"text": "referee"}}]],
+             errors=(0, 2)),
+    Scenario("malformed tool calls the parser could not read", [[]], errors=(0, 1)),
+    Scenario("more calls in one turn than the budget allows",
+             [[{"name": "search", "args": {"query": f"UFC {i}"}} for i in range(5)]],
+             errors=(3, 4)),  # (run with a budget of 3)
 ]
+_MALFORMED = [{"name": "open", "args": "{not json", "error": "invalid JSON"},
+              {"name": None, "args": None, "error": None}]
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +126,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> CorpusIndex:
 
 
 def _turns(scenario: Scenario) -> list[dict[str, Any]]:
+    if scenario.name.startswith("malformed"):
+        return [{"invalid_tool_calls": _MALFORMED}, scenario.final]
     return [*({"tool_calls": calls} for calls in scenario.calls), scenario.final]
 
 
-def _run(turns: list[Any], *, search: Any, fetcher: Any, max_tool_calls: int = 30) -> dict[str, Any]:
+def _run(turns: list[Any], *, search: Any, fetcher: Any, max_tool_calls: int = 30,
+         mode: str = "sync") -> dict[str, Any]:
     agent = build_agent(ScriptedChatModel(turns), search=search, fetcher=fetcher,
                         max_tool_calls=max_tool_calls)
+    if mode == "async":  # the eval runner's path: tools run in worker threads
+        return asyncio.run(agent.ainvoke({"question": "Which event was it?"}))
     return agent.invoke({"question": "Which event was it?"})
 
 
@@ -127,13 +144,14 @@ def _tool_messages(state: dict[str, Any]) -> list[ToolMessage]:
     return [m for m in state["messages"] if isinstance(m, ToolMessage)]
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_scripted_scenario_ends_with_an_answer_and_error_observations(
-    scenario: Scenario, corpus: CorpusIndex
+    scenario: Scenario, mode: str, corpus: CorpusIndex
 ) -> None:
     search = ListSearch(scenario.hits) if scenario.hits else corpus
-    budget = 2 if scenario.name.startswith("forced") else 30
-    state = _run(_turns(scenario), search=search, fetcher=corpus, max_tool_calls=budget)
+    budget = 2 if scenario.name.startswith("forced") else 3 if scenario.name.startswith("more") else 30
+    state = _run(_turns(scenario), search=search, fetcher=corpus, max_tool_calls=budget, mode=mode)
     assert state["answer"]["exact_answer"] == "UFC 219"
     messages = _tool_messages(state)
     errors = tuple(i for i, m in enumerate(messages) if m.status == "error")
