@@ -30,7 +30,7 @@ from carr_agent.rewards.options import (
     RewardOptions,
 )
 from carr_agent.rewards.protocol import parse_request
-from carr_agent.rewards.run import final_answer, read_run
+from carr_agent.rewards.run import final_answer, read_history, read_run
 from carr_agent.rewards.scorer import CarrScorer, ScoreOptions
 from carr_agent.rewards.trl import make_carr_reward_func
 from tests._carr_fixture import (
@@ -219,3 +219,10 @@ def test_training_scores_a_run_like_the_other_entry_points() -> None:
         runner.score([rollout])
         expected = asyncio.run(ascore_state(state, request.task(), scorer(), alpha=request.alpha))
         assert rollout.result is not None and rollout.result.reward == expected.reward, rid
+
+
+def test_a_reference_history_held_as_state_messages_is_read_like_the_request() -> None:
+    for rid, body in bodies().items():
+        history = body["history"]
+        assert read_run({"messages": history}).ledger == read_history(history).ledger, rid
+        assert final_answer({"messages": history}) == final_answer(history), rid

@@ -195,6 +195,8 @@ def messages_to_history(messages: Sequence[Any]) -> list[dict[str, Any]]:
             if calls:
                 entry["tool_calls"] = calls
             history.append(entry)
+        elif role == "tool" and _is_reference_outputs(content):
+            history.append({"role": "tool", "content": list(content)})  # already the reference's
         elif role == "tool":
             call_id = get_key(message, "tool_call_id")
             name = get_key(message, "name")
@@ -256,6 +258,12 @@ def get_key(obj: Any, key: str, default: Any = None) -> Any:
 
 def _content(message: Any) -> Any:
     return get_key(message, "content")
+
+
+def _is_reference_outputs(content: Any) -> bool:
+    """A tool message content in the reference's own shape: ``[{"tool_call_id"?, "output"}]``."""
+    return isinstance(content, list) and bool(content) and all(
+        isinstance(item, Mapping) and "output" in item for item in content)
 
 
 def _is_record(value: Any) -> bool:
