@@ -148,3 +148,18 @@ def test_bad_limits_and_urls_are_config_errors():
         client("ftp://judge/v1")
     with pytest.raises(ConfigError):
         client("http://judge:99999/v1")
+
+
+def test_judge_limits_come_from_the_configuration_and_the_environment():
+    from carr_agent.rewards.judges import JudgeConfig, build_llm_judge
+
+    env = {"CARR_JUDGE_BASE_URL": "http://127.0.0.1:9/v1", "CARR_JUDGE_MODEL": "m",
+           "CARR_JUDGE_API_KEY": "k", "CARR_JUDGE_RPM": "600", "CARR_JUDGE_TPM": "90000",
+           "CARR_JUDGE_CONCURRENCY": "7", "CARR_JUDGE_CACHE": "off"}
+    judge = build_llm_judge(JudgeConfig.from_env(env))
+    assert judge.chat_model.limits == JudgeLimits(max_in_flight=7, requests_per_minute=600,
+                                                  tokens_per_minute=90000)
+    with pytest.raises(ConfigError):
+        JudgeConfig.from_env({**env, "CARR_JUDGE_RPM": "fast"})
+    with pytest.raises(ConfigError):
+        JudgeConfig.from_env({**env, "CARR_JUDGE_TPM": "-1"})

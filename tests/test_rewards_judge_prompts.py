@@ -209,9 +209,9 @@ def test_judge_config_defaults_send_no_temperature_and_hide_the_key() -> None:
     judge = build_judge(config.replace(cache_enabled=False))
     assert isinstance(judge, LLMJudge)
     assert judge.chat_model.temperature is None  # the provider's default applies
-    assert "temperature" not in judge.chat_model._default_params
+    assert "temperature" not in judge.chat_model.request_fields
     hot = build_judge(config.replace(temperature=0.7, cache_enabled=False))
-    assert hot.chat_model._default_params["temperature"] == 0.7
+    assert hot.chat_model.request_fields["temperature"] == 0.7
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -39,6 +39,15 @@ JudgeConcurrencyOption = Annotated[int | None, typer.Option(
     "--judge-concurrency", metavar="N", min=1,
     help="Judge calls in flight at once (default: $CARR_JUDGE_CONCURRENCY, else 128).",
 )]
+JudgeRpmOption = Annotated[float | None, typer.Option(
+    "--judge-rpm", metavar="N", min=0.001,
+    help="Judge calls started per minute at most (default: $CARR_JUDGE_RPM, else no limit).",
+)]
+JudgeTpmOption = Annotated[float | None, typer.Option(
+    "--judge-tpm", metavar="N", min=1.0,
+    help="Judge tokens (prompt + completion) per minute at most (default: $CARR_JUDGE_TPM, else "
+         "no limit).",
+)]
 JudgeTemperatureOption = Annotated[float | None, typer.Option(
     "--judge-temperature", metavar="T", min=0.0, max=2.0,
     help="Judge sampling temperature (default: none sent, the provider's default).",
@@ -66,6 +75,8 @@ def judge_config(
     temperature: float | None = None,
     prompts: Path | None = None,
     prompt_style: str | None = None,
+    rpm: float | None = None,
+    tpm: float | None = None,
 ) -> JudgeConfig:
     """The judge configuration from the flags on top of the environment.
 
@@ -77,7 +88,7 @@ def judge_config(
     overrides: dict[str, object] = {
         "kind": judge, "base_url": base_url, "model": model, "api_key": api_key,
         "concurrency": concurrency, "temperature": temperature, "prompts_dir": prompts,
-        "prompt_style": prompt_style,
+        "prompt_style": prompt_style, "requests_per_minute": rpm, "tokens_per_minute": tpm,
     }
     if cache is not None and cache.strip().lower() in {"off", "0", "none", "false", "no"}:
         overrides["cache_enabled"] = False

@@ -22,7 +22,9 @@ from carr_agent.cli.judging import (
     JudgeConcurrencyOption,
     JudgeModelOption,
     JudgeOption,
+    JudgeRpmOption,
     JudgeTemperatureOption,
+    JudgeTpmOption,
     PromptsOption,
     PromptStyleOption,
     judge_config,
@@ -133,7 +135,9 @@ def serve_reward(
     judge_temperature: JudgeTemperatureOption = None,
     prompts: PromptsOption = None,
     prompt_style: PromptStyleOption = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
+    judge_rpm: JudgeRpmOption = None,
+    judge_tpm: JudgeTpmOption = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests being judged at once, at most (a memory guard; judging is limited by the judge's limits: --judge-concurrency, --judge-rpm, --judge-tpm).")] = 512,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite file keeping finished responses " "(identical retries answered from it, also after a restart).")] = None,
     judge_cache: JudgeCacheOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for one request's judging (then 504).")] = 600.0,
@@ -151,7 +155,7 @@ def serve_reward(
         config = judge_config(
             judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
             cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
-            prompts=prompts, prompt_style=prompt_style)
+            prompts=prompts, prompt_style=prompt_style, rpm=judge_rpm, tpm=judge_tpm)
         config.prompts()  # a bad prompt directory fails now, not at the first request
         options = ServerOptions(concurrency=concurrency, cache_path=cache, judge=config.kind,
                                 timeout_s=timeout, deadline_s=deadline or None,

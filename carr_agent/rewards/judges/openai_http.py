@@ -166,6 +166,7 @@ class OpenAIChatClient:
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        self.temperature = temperature
         self._fields: dict[str, Any] = dict(extra_body or {})
         if temperature is not None:
             self._fields["temperature"] = temperature
@@ -175,6 +176,11 @@ class OpenAIChatClient:
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                   tuple[KeepAliveClient, JudgeLimiter]]
         self._per_loop = weakref.WeakKeyDictionary()
+
+    @property
+    def request_fields(self) -> dict[str, Any]:
+        """What every request body carries besides the model and the messages."""
+        return dict(self._fields)
 
     @property
     def limiter(self) -> JudgeLimiter | None:
