@@ -108,6 +108,20 @@ async def test_a_null_label_in_one_row_is_a_data_error_naming_the_row_not_unknow
         await reward(["q", "q"], [sample.CITED] * 2, None, **columns(2, label=["x", None]))
 
 
+async def test_reward_options_set_alpha_and_group_in_one_object():
+    from carr_agent.rewards.options import RewardOptions
+
+    options = RewardOptions.create(alpha=0.3, grouped=True)
+    reward = make_carr_reward_func(CarrScorer(DeterministicJudge(), options.score),
+                                   options=options, num_generations=2)
+    completions = [conversation(sample.CITED), conversation(sample.UNCITED)]
+    assert await reward(["q"] * 2, completions, None, **columns(2)) == [
+        pytest.approx(1.0), pytest.approx(0.7)]
+    with pytest.raises(ConfigError, match="scorer's options"):
+        make_carr_reward_func(CarrScorer(DeterministicJudge(), ScoreOptions(connectivity=False)),
+                              options=options, num_generations=2)
+
+
 def test_group_alpha_must_be_the_scoring_alpha():
     with pytest.raises(ConfigError, match="alpha"):
         make_carr_reward_func(scorer(alpha=0.0), group=GroupOptions(alpha=0.3), num_generations=2)

@@ -169,7 +169,7 @@ def make_carr_reward_func(
     Args:
         scorer: the scorer (its judge decides LLM vs deterministic).
         options: all reward options at once (α and the group combination); instead of
-            ``alpha``/``group``.
+            ``alpha``/``group``. Its score options must be the scorer's (α aside).
         alpha: rubric weight α (default: the scorer's ``options.alpha``).
         group: combine rewards C-GRPO-style within groups (None: the per-rollout mixture
             ``(1 − α)·R_o + α·R_r``, as the reference server returns it). Its α must be the
@@ -187,6 +187,10 @@ def make_carr_reward_func(
     if options is not None:
         if alpha is not None or group is not None:
             raise ConfigError("pass options=, or alpha=/group=, not both")
+        if replace(scorer.options, alpha=options.alpha) != options.score:
+            raise ConfigError(
+                "options.score differs from the scorer's options: build the scorer with "
+                "CarrScorer(judge, options.score)")
         alpha, group = options.alpha, options.group
     else:
         score = scorer.options if alpha is None else replace(scorer.options, alpha=alpha)
