@@ -95,7 +95,7 @@ SCENARIOS: list[Scenario] = [
               [{"name": "find", "args": {"pattern": "\ud800"}}],
               [{"name": "find", "args": {"pattern": ""}}],
               [{"name": "find", "args": {"pattern": "a" * 20000}}]],
-             errors=(0, 5)),
+             errors=(0, 5, 6)),
     Scenario("odd search arguments",
              [[{"name": "search", "args": {"query": ""}}], [{"name": "search", "args": {"query": "x", "num": 0}}],
               [{"name": "search", "args": {"query": "x", "num": 10**30}}],
