@@ -30,7 +30,7 @@ from carr_agent.tools.render import (
 )
 from carr_agent.types import Hit, Page, Task
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: Any text, lone surrogates and line separators included.
 ANY_TEXT = st.text(st.characters(codec=None), max_size=200)
