@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
 from carr_agent.graph import build_agent
@@ -202,3 +204,24 @@ def test_the_web_fetcher_turns_odd_urls_into_error_observations(url: str) -> Non
                  search=ListSearch([]), fetcher=fetcher)
     (message,) = _tool_messages(state)
     assert message.status == "error", message.text[:200]
+
+
+# -- a bounded fuzz of tool-call arguments ------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(st.characters(codec=None), max_size=60),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_ARG_NAMES = st.sampled_from(["query", "num", "id_or_url", "pattern", "url", "x"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(st.tuples(st.sampled_from(["search", "open", "find", "search", "open", "nope"]),
+                                st.dictionaries(_ARG_NAMES, _JSON, max_size=3)), min_size=1, max_size=4))
+def test_any_tool_call_arguments_end_in_observations_never_a_crash(corpus, calls) -> None:
+    turns = [{"tool_calls": [{"name": name, "args": args} for name, args in calls]}, FINAL]
+    state = _run(turns, search=corpus, fetcher=corpus)
+    assert state["answer"]["exact_answer"] == "UFC 219"
+    assert len(_tool_messages(state)) == len(calls)
