@@ -400,3 +400,14 @@ def test_system_prompt_gives_a_small_model_nothing_to_copy() -> None:
     assert "<" not in DEFAULT_SYSTEM_PROMPT  # no <placeholder> template either
     for heading in ("## Explanation with Citations", "## Exact Answer", "## References"):
         assert heading in DEFAULT_SYSTEM_PROMPT
+
+
+def test_a_tool_call_without_an_id_still_gets_its_observation(corpus: CorpusIndex) -> None:
+    """A parser may give a call no id; the observation and its ledger records get a stable one."""
+    turns = iter([AIMessage("", tool_calls=[{"name": "search", "args": {"query": "UFC 219"},
+                                             "id": None, "type": "tool_call"}]), AIMessage(ANSWER)])
+    agent = build_agent(ToolFake(messages=turns), search=corpus, fetcher=corpus)
+    state = agent.invoke({"question": "q"})
+    observation = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert observation.tool_call_id.startswith("call-") and observation.status == "success"
+    assert {r["tool_call_id"] for r in state["ledger"]} == {observation.tool_call_id}

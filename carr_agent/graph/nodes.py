@@ -243,7 +243,7 @@ class ForceAnswerNode:
         prompt = _prompt(self.system_prompt, [*state.get("messages", []), request])
         reason = exhausted_budget(state, self.choices.config(run_context())) or "tool_budget"
         logger.info("budget exhausted (%s): asking for the final answer", reason)
-        update = {
+        update: AgentState = {
             "messages": [request],
             "finish_reason": reason,
             "model_calls": state.get("model_calls", 0) + 1,
@@ -314,7 +314,7 @@ class ToolsNode:
         args = call["args"]
         if call["name"] in BROWSER_TOOL_NAMES:
             args = {**args, SESSION_ARG: step.session}
-        return {**call, "args": args, "type": "tool_call"}
+        return {**call, "id": _call_id(call), "args": args, "type": "tool_call"}
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -345,22 +345,22 @@ class ToolsNode:
 
     def _before(self, step: _ToolStep, call: ToolCall) -> BaseTool | None:
         """Admit a call and find its tool; records an error observation when it cannot run."""
-        if not self._admit(step, call["id"], call["name"]):
+        if not self._admit(step, _call_id(call), call["name"]):
             return None
         tool = step.tools.get(call["name"])
         if tool is None:
             step.messages.append(_error(
-                call["id"], call["name"],
+                _call_id(call), call["name"],
                 f"unknown tool {call['name']!r}; available tools: {', '.join(step.tools)}",
             ))
         return tool
 
     def _after(self, step: _ToolStep, call: ToolCall, result: Any) -> None:
         if not isinstance(result, ToolMessage):
-            result = ToolMessage(content=str(result), tool_call_id=call["id"], name=call["name"])
+            result = ToolMessage(content=str(result), tool_call_id=_call_id(call), name=call["name"])
         records = _ledger_records(result.artifact)
         if records is not None:
-            records = [{**r, "tool_call_id": call["id"]} for r in records]
+            records = [{**r, "tool_call_id": _call_id(call)} for r in records]
             result.artifact = records
             step.ledger.extend(records)
         step.messages.append(result)
@@ -374,7 +374,7 @@ class ToolsNode:
         else:
             raise exc
         logger.debug("tool %s failed: %s", call["name"], text)
-        step.messages.append(_error(call["id"], call["name"], text))
+        step.messages.append(_error(_call_id(call), call["name"], text))
 
     def _malformed(self, step: _ToolStep, last: AIMessage) -> None:
         for i, bad in enumerate(last.invalid_tool_calls):
@@ -466,6 +466,11 @@ class FinalizeNode:
     def as_runnable(self) -> Runnable[Any, Any]:
         """The node as a runnable for ``StateGraph.add_node``."""
         return RunnableLambda(self.__call__, name="finalize")
+
+
+def _call_id(call: ToolCall) -> str:
+    """A call's id; a parser that gave none gets one made from the call's content."""
+    return call["id"] or f"call-{uuid.uuid5(uuid.NAMESPACE_OID, repr(sorted(call.items()))).hex[:12]}"
 
 
 def _error(call_id: str, name: str, text: str) -> ToolMessage:

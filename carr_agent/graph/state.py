@@ -72,7 +72,7 @@ def add_message_batches(
 ) -> list[AnyMessage]:
     """``add_messages`` applied to each written batch in turn (a ``DeltaChannel`` reducer)."""
     for batch in batches:
-        messages = add_messages(messages, batch)  # type: ignore[arg-type]
+        messages = add_messages(messages, batch)  # type: ignore[arg-type,assignment]
     return messages
 
 

@@ -78,7 +78,7 @@ def to_reference_history(messages: Sequence[BaseMessage]) -> list[dict[str, Any]
             history.append({"role": "user", "content": m.text})
         elif isinstance(m, AIMessage):
             history.append(_assistant(m))
-            dropped.update(c["id"] for c in m.invalid_tool_calls if c.get("id"))
+            dropped.update(str(c["id"]) for c in m.invalid_tool_calls if c.get("id"))
         elif isinstance(m, ToolMessage):
             if m.tool_call_id in dropped:
                 continue

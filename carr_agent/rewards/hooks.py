@@ -383,7 +383,7 @@ def _fields(schema: type[Any]) -> dict[str, Any]:
     """A state schema's keys and their types (reducers kept), each marked required or not."""
     if is_typeddict(schema):
         hints = get_type_hints(schema, include_extras=True)
-        required = getattr(schema, "__required_keys__", frozenset())
+        required: frozenset[str] = getattr(schema, "__required_keys__", frozenset())
         return {k: (Required if k in required else NotRequired)[_unqualified(t)]
                 for k, t in hints.items()}
     model_fields = getattr(schema, "model_fields", None)
@@ -419,31 +419,33 @@ def _run_graph_node(compiled: CompiledStateGraph[Any, Any, Any, Any],
         return update
 
     def run(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        values: Mapping[str, Any] = {}
-        last = None
+        tail = _RunTail()
         for mode, chunk in compiled.stream(state, config, stream_mode=["updates", "values"]):
-            if mode == "values":
-                values = chunk
-            else:
-                last = _last_node(chunk, last)
-        return written(values, last)
+            tail.feed(mode, chunk)
+        return written(tail.values, tail.last)
 
     async def arun(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        values: Mapping[str, Any] = {}
-        last = None
+        tail = _RunTail()
         async for mode, chunk in compiled.astream(state, config, stream_mode=["updates", "values"]):
-            if mode == "values":
-                values = chunk
-            else:
-                last = _last_node(chunk, last)
-        return written(values, last)
+            tail.feed(mode, chunk)
+        return written(tail.values, tail.last)
 
     return RunnableLambda(run, afunc=arun, name=GRAPH_NODE_NAME)
 
 
-def _last_node(update: Mapping[str, Any], last: str | None) -> str | None:
-    nodes = [k for k in update if not k.startswith("__")]
-    return nodes[-1] if nodes else last
+class _RunTail:
+    """What a streamed run ends with: its last state values and the last node that updated it."""
+
+    def __init__(self) -> None:
+        self.values: Mapping[str, Any] = {}
+        self.last: str | None = None
+
+    def feed(self, mode: str, chunk: Any) -> None:
+        if mode == "values":
+            self.values = chunk
+            return
+        nodes = [k for k in chunk if not k.startswith("__")]
+        self.last = nodes[-1] if nodes else self.last
 
 
 __all__ = [
