@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carr_agent.errors import BlockedURLError, FetchError
 from carr_agent.tools.decoding import DecodedTooLarge, decode_body
@@ -298,3 +300,54 @@ def test_a_page_with_very_many_blocks_is_extracted_in_bounded_time(http_server, 
     page = HttpFetcher(allow_hosts=("127.0.0.1",), max_bytes=5_000_000).fetch(url)
     assert time.perf_counter() - started < 10  # trafilatura alone: 30-80 s on this page
     assert page.title == "Long list" and "entry 49999 of the list" in page.text
+
+
+# -- a bounded fuzz of what a server may answer ------------------------------------------------
+
+
+class _Body(httpx.AsyncByteStream):
+    """A streamed body (not pre-read by httpx), so the fetcher decodes it itself."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self):  # type: ignore[override]
+        for i in range(0, len(self.data), 4096):
+            yield self.data[i:i + 4096]
+
+
+_BODIES = st.sampled_from([HTML, gzip.compress(HTML), zlib.compress(HTML), b"", b"\x1f\x8b\x08junk",
+                           "Café ünïcode".encode("utf-16"), bytes(range(256)), b"<p>" * 3000])
+_HEADER_VALUES = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(status=st.sampled_from([200, 200, 200, 204, 301, 302, 307, 404, 500, 999]),
+       content_type=st.sampled_from(["text/html", "text/plain; charset=latin-1", "text/html; charset=idna",
+                                     "text/html; charset=", "application/pdf", ""]) | _HEADER_VALUES,
+       encoding=st.sampled_from(["", "gzip", "deflate", "br", "zstd", "gzip, gzip", "identity", "x"])
+       | _HEADER_VALUES,
+       location=st.sampled_from(["/next", "http://[::1", "http://127.0.0.1:1/", "javascript:x", ""])
+       | _HEADER_VALUES,
+       body=_BODIES)
+def test_whatever_a_server_answers_is_a_page_or_a_fetch_error(status, content_type, encoding,
+                                                               location, body) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = [(k, v) for k, v in (("Content-Type", content_type), ("Content-Encoding", encoding),
+                                       ("Location", location)) if v]
+        return httpx.Response(status, headers=headers, stream=_Body(body))
+
+    fetcher = HttpFetcher(transport=httpx.MockTransport(handler), max_bytes=100_000, total_timeout=5,
+                          resolver=lambda host, port: ["93.184.216.34"])
+    try:
+        page = fetcher.fetch("http://example.org/start")
+    except FetchError:
+        return
+    assert page.text.strip()
+
+
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "http://[::1", "http://h:99999/", "mailto:x@y"])
+def test_a_redirect_to_an_unparsable_location_is_a_fetch_error(http_server, local, location) -> None:
+    url = http_server.route("/go", status=302, content_type=None, headers={"Location": location})
+    with pytest.raises(FetchError):
+        local.fetch(url)

@@ -131,7 +131,8 @@ class HttpFetcher:
                     result = await self._request(client, url, hop, used_ports)
                 except httpx.TimeoutException as exc:
                     raise FetchError(f"timed out fetching {url}") from exc
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                    # InvalidURL also comes from a redirect Location httpx cannot parse
                     raise FetchError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from exc
                 if isinstance(result, str):
                     url = result
