@@ -171,3 +171,24 @@ def test_citing_sentences_attach_trailing_citations_and_strip_links():
     got = citing_sentences("## Explanation with Citations\n" + text + "## References\n[3](https://c.org)")
     assert got == [("A fact.", ["https://a.org/x"]),
                    ("Another fact.", ["https://b.org/Mercury_(planet)"])]
+
+
+def test_results_are_stored_off_the_event_loop(tmp_path, corpus):
+    """Defect: each SQLite commit (an fsync) ran on the event loop, stalling every other run."""
+    import threading
+
+    tasks = tasks_from(tmp_path, many_tasks(4))
+    loop_thread = threading.get_ident()  # runner.run runs its loop in this thread
+    saved_in: list[int] = []
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        save = store.save
+
+        def spy(record):
+            saved_in.append(threading.get_ident())
+            return save(record)
+
+        store.save = spy
+        outcome = make_runner(corpus, store, concurrency=4).run(tasks)
+        assert outcome.written == 4 and len(saved_in) == 4
+        assert loop_thread not in saved_in
+        assert store.count() == 4  # the connection still serves this thread afterwards

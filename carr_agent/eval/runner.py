@@ -109,9 +109,12 @@ class EvalRunner:
     async def arun(
         self, tasks: Sequence[Task], *, on_result: ResultCallback | None = None
     ) -> EvalOutcome:
-        """Run, score and store every pending task (see the module docstring)."""
-        self.store.register_run(self.config.hash, self.config.to_dict())
-        todo = self.pending(tasks)
+        """Run, score and store every pending task (see the module docstring).
+
+        The store is written from worker threads, so SQLite never blocks the event loop.
+        """
+        await asyncio.to_thread(self.store.register_run, self.config.hash, self.config.to_dict())
+        todo = await asyncio.to_thread(self.pending, tasks)
         skipped = len(tasks) - len(todo)
         if skipped:
             logger.info("%d of %d tasks already have results for run %s; skipping them",
@@ -128,11 +131,11 @@ class EvalRunner:
                                  type(exc).__name__, exc, exc_info=True)
                     record = _failed_record(task, self.config.hash, exc, 0.0)
             try:
-                written = self.store.save(record)
+                written = await asyncio.to_thread(self.store.save, record)
             except Exception as exc:  # e.g. a value SQLite cannot store
                 logger.error("task %s: result not stored: %s: %s", task.id, type(exc).__name__, exc)
                 record = _failed_record(task, self.config.hash, exc, record.wall_s)
-                written = self.store.save(record)
+                written = await asyncio.to_thread(self.store.save, record)
             if written:
                 counts["written"] += 1
                 counts["failed"] += record.status == "failed"

@@ -23,7 +23,8 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,8 +97,9 @@ class RunInfo:
 class ResultStore:
     """Results of evaluation runs in one SQLite file (see the module docstring).
 
-    Use as a context manager or call :meth:`close`. One instance belongs to one thread (the
-    runner writes from its event-loop thread only).
+    Use as a context manager or call :meth:`close`. One instance may be used from several
+    threads: its statements and transactions take turns (the runner saves from worker threads,
+    off its event loop).
 
     Raises:
         DataError: the file is not a SQLite database or was written by a newer schema.
@@ -109,7 +111,9 @@ class ResultStore:
         if self.path.is_file() and self.path.stat().st_size > 0:
             _check_is_store(self.path)
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db = _SerialConnection(
+                sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                check_same_thread=False))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -259,18 +263,64 @@ class ResultStore:
         return _Transaction(self._db)
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rollback on error): one writer at a time, no upgrade
-    deadlocks between concurrent processes."""
+class _Rows:
+    """A statement's result, read while the connection was held."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows, self.rowcount = rows, rowcount
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+class _SerialConnection:
+    """A SQLite connection shared by threads: each statement, and each transaction as a whole,
+    holds it alone."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self.lock = threading.RLock()
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Rows:
+        with self.lock:
+            cur = self._db.execute(sql, args)
+            return _Rows(cur.fetchall(), cur.rowcount)
+
+    def executescript(self, script: str) -> None:
+        with self.lock:
+            self._db.executescript(script)
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (rollback on error): one writer at a time, no upgrade
+    deadlocks between concurrent processes; the connection is held for the whole transaction."""
+
+    def __init__(self, db: _SerialConnection) -> None:
+        self._db = db
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._db.lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._db.lock.release()
+            raise
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        try:
+            self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self._db.lock.release()
 
 
 def _check_is_store(path: Path) -> None:
