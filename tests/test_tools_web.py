@@ -109,3 +109,12 @@ def test_bad_config_is_rejected() -> None:
 def test_real_duckduckgo_search_returns_hits() -> None:
     hits = DuckDuckGoSearch(backend="duckduckgo", max_retries=2).search("UFC 219 Cyborg Holm", 5)
     assert hits and all(h.url.startswith("http") for h in hits)
+
+
+def test_odd_rows_from_the_engine_are_skipped_not_a_crash(scripted) -> None:
+    scripted.script = [[None, "a string", {"href": 123, "title": "x"}, {"href": None},
+                        {"href": "https://ok.example/a", "title": ["list"], "body": {"b": 1}, "date": 5},
+                        {"href": "not a url with spaces"}, {"url": "  https://ok.example/b  "}]]
+    hits = DuckDuckGoSearch(max_retries=0).search("odd", 10)
+    assert hits == [Hit(url="https://ok.example/a", title="", snippet=""),
+                    Hit(url="https://ok.example/b", title="", snippet="")]

@@ -99,19 +99,26 @@ async def _pause(seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _to_hits(rows: list[dict[str, Any]], k: int) -> list[Hit]:
+def _to_hits(rows: Any, k: int) -> list[Hit]:
+    """Hits from ddgs rows; rows that are not objects or lack a URL string are skipped."""
     hits: list[Hit] = []
     seen: set[str] = set()
-    for row in rows:
-        url = (row.get("href") or row.get("url") or "").strip()
-        if not url or normalize_url(url) in seen:
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict):
+            continue
+        url = _text(row.get("href")) or _text(row.get("url"))
+        if not url or " " in url or normalize_url(url) in seen:
             continue
         seen.add(normalize_url(url))
-        hits.append(Hit(url=url, title=str(row.get("title") or ""), snippet=str(row.get("body") or ""),
-                        date=row.get("date") or None))
+        hits.append(Hit(url=url, title=_text(row.get("title")), snippet=_text(row.get("body")),
+                        date=_text(row.get("date")) or None))
         if len(hits) >= k:
             break
     return hits
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 __all__ = ["DuckDuckGoSearch"]
