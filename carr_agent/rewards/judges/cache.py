@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -117,9 +116,6 @@ def default_cache_path(env: Mapping[str, str] | None = None) -> Path:
     """``judge-cache.sqlite`` in the carr_agent cache directory (``$CARR_AGENT_CACHE``, else the
     platform's user cache dir). ``$CARR_JUDGE_CACHE`` is read by
     :class:`~carr_agent.rewards.judges.config.JudgeConfig`, not here."""
-    env = os.environ if env is None else env
-    if env.get("CARR_AGENT_CACHE"):
-        return Path(env["CARR_AGENT_CACHE"]).expanduser() / "judge-cache.sqlite"
-    from platformdirs import user_cache_dir
+    from carr_agent.paths import judge_cache_path
 
-    return Path(user_cache_dir("carr-agent")) / "judge-cache.sqlite"
+    return judge_cache_path(env)
