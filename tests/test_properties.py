@@ -169,3 +169,38 @@ def test_any_answer_parses_and_its_citations_resolve(text: str, ledger: list[dic
 def test_citations_of_malformed_urls_resolve_as_unseen(url: str) -> None:
     answer = resolve_citations(parse_answer(f"It is so [1]({url}).\n## Exact Answer\nX"), [])
     assert [c["seen"] for c in answer["citations"]] == [False]
+
+
+# -- the offline corpus backends -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):
+    from carr_agent.tools.corpus import CorpusIndex
+    from tests.graph_support import write_corpus
+
+    root = tmp_path_factory.mktemp("prop-corpus")
+    return CorpusIndex.build(write_corpus(root / "docs.jsonl"), root / "index")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ANY_TEXT, st.integers(min_value=-3, max_value=60))
+def test_corpus_search_takes_any_query(corpus, query: str, k: int) -> None:
+    from carr_agent.errors import SearchError
+
+    try:
+        hits = corpus.search(query, k)
+    except SearchError:
+        return
+    assert len(hits) <= max(k, 0)
+    for hit in hits:
+        assert hit.start is not None and hit.end is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ANY_TEXT | URLS)
+def test_corpus_fetch_takes_any_url(corpus, url: str) -> None:
+    from carr_agent.errors import FetchError
+
+    with contextlib.suppress(FetchError):
+        assert corpus.fetch(url).text
