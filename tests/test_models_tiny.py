@@ -106,3 +106,19 @@ def test_model_and_tokenizer_round_trip_through_save_pretrained_and_pickle(tiny,
     model3 = pickle.loads(pickle.dumps(model))
     with torch.no_grad():
         assert torch.equal(model(x).logits, model3(x).logits)
+
+
+def test_a_tokenizer_trained_on_the_transcripts_makes_them_shorter():
+    from carr_agent.models.tiny import build_tiny_tokenizer
+
+    text = ('{"type": "function", "function": {"name": "open", "description": "Open result i of '
+            'the latest search, or a URL."}} Kessmar was founded in 1089 [1](https://x.example/K).')
+    default = build_tiny_tokenizer()
+    trained = build_tiny_tokenizer(1024, corpus=[text] * 20)
+    across = build_tiny_tokenizer(1024, corpus=[text] * 20, split_words=False)
+    n = [len(t(text, add_special_tokens=False)["input_ids"]) for t in (default, trained, across)]
+    assert n[0] > n[1] > n[2]
+    for tok in (trained, across):  # still lossless, and the chat special tokens stay whole
+        ids = tok(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        assert tok.decode(ids) == text + "<|im_end|>"
+        assert ids[-1] == tok.convert_tokens_to_ids("<|im_end|>")

@@ -10,6 +10,7 @@ models take. Its outputs are gibberish; drive real tool calls with scripted comp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from carr_agent.models.chat_template import QWEN25_CHAT_TEMPLATE
@@ -41,11 +42,18 @@ _CORPUS = (
 )
 
 
-def build_tiny_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
+def build_tiny_tokenizer(
+    vocab_size: int = 512, *, corpus: Sequence[str] | None = None, split_words: bool = True
+) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer in memory and wrap it for ``transformers``.
 
     Args:
         vocab_size: Target vocabulary size including the 256 byte symbols and special tokens.
+        corpus: Texts to learn the merges from (default: a small built-in corpus of chat-template
+            and tool-call text). Training on the transcripts a model will see (system prompt,
+            tool schemas, pages) makes them short in tokens.
+        split_words: Pre-split on words and spaces (GPT-2 style). ``False`` lets merges span
+            words, so text repeated in every prompt (tool schemas) becomes a few tokens.
 
     Returns:
         A ``PreTrainedTokenizerFast`` with ``eos_token="<|im_end|>"``, ``pad_token="<|endoftext|>"``,
@@ -55,7 +63,7 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split_words)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -63,7 +71,8 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(list(_CORPUS) * 4, trainer=trainer)
+    texts = list(_CORPUS) * 4 if corpus is None else [*_CORPUS, *corpus]
+    tok.train_from_iterator(texts, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=None,
@@ -80,7 +89,12 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
 
 
 def build_tiny_model(
-    seed: int = 0, *, hidden_size: int = 64, num_layers: int = 2, vocab_size: int = 512
+    seed: int = 0,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vocab_size: int = 512,
+    tokenizer: PreTrainedTokenizerFast | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """Build a random 2-layer Qwen2 causal LM and its tokenizer (no download, ~0.1 s).
 
@@ -90,6 +104,8 @@ def build_tiny_model(
         hidden_size: Model width; ``head_dim`` is fixed at 32 (vLLM rejects 16).
         num_layers: Number of decoder layers.
         vocab_size: Target BPE vocabulary size (the model's embedding matches the tokenizer).
+        tokenizer: Use this tokenizer (e.g. one from :func:`build_tiny_tokenizer` with a
+            ``corpus``) instead of building the default one; ``vocab_size`` is then ignored.
 
     Returns:
         ``(model, tokenizer)``; the model is in eval mode, float32, on CPU, and both round-trip
@@ -98,7 +114,8 @@ def build_tiny_model(
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    tokenizer = build_tiny_tokenizer(vocab_size)
+    if tokenizer is None:
+        tokenizer = build_tiny_tokenizer(vocab_size)
     head_dim = 32
     if hidden_size % head_dim:
         raise ValueError(f"hidden_size must be a multiple of {head_dim}, got {hidden_size}")
