@@ -69,7 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     s.add_argument("--sft-lr", type=float, default=3e-3)
     s.add_argument("--sft-batch", type=int, default=8)
     s.add_argument("--max-new-tokens", type=int, default=64)
-    s.add_argument("--eval-samples", type=int, default=4, help="rollouts per task when evaluating")
+    s.add_argument("--eval-samples", type=int, default=2, help="rollouts per task when evaluating")
+    s.add_argument("--sft-only", action="store_true",
+                   help="stop after the warm starts (saved in --work-dir, reused by the next call)")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--work-dir", type=Path, default=None,
                    help="sampled: where warm starts and run directories go (default: a temp dir)")
@@ -108,12 +110,22 @@ def run_sampled(args: argparse.Namespace, corpus: Any, scorer: Any) -> tuple[lis
     runs, warm = [], []
     for seed in args.seeds:
         warm_dir = work / f"warm-{seed}"
-        warm.append(bench.warm_start(seed, warm_dir))
-        warm_eval = bench.evaluate_both(warm_dir, 0, seed)
-        logger.info("warm start seed %d evaluation: %s", seed, warm_eval)
+        done = warm_dir / "warm_start.json"
+        if done.is_file():  # a warm start of an earlier call (--sft-only), reused as it is
+            saved = json.loads(done.read_text())
+        else:
+            saved = {"stats": bench.warm_start(seed, warm_dir)}
+            saved["eval"] = bench.evaluate_both(warm_dir, 0, seed)
+            done.write_text(json.dumps(saved, indent=1))
+        logger.info("warm start seed %d evaluation: %s", seed, saved["eval"])
+        warm.append(saved["stats"])
+        if args.sft_only:
+            continue
         for arm in args.arms:
             runs.append(bench.run(seed=seed, arm=arm, warm_dir=warm_dir,
-                                  run_dir=work / f"{arm}-{seed}", warm_eval=warm_eval))
+                                  run_dir=work / f"{arm}-{seed}", warm_eval=saved["eval"]))
+    if args.sft_only:
+        raise SystemExit(f"warm starts saved under {work}; run again without --sft-only")
     return runs, {"warm_start": warm, "train_tasks": [t.id for t in train],
                   "heldout_tasks": [t.id for t in heldout]}
 
@@ -140,26 +152,50 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     variants = [v for v in ("strategy", "sampled")
                 if any(r["variant"] == v for runs in results["arms"].values() for r in runs)]
-    fig, axes = plt.subplots(len(variants), len(CURVES), figsize=(13, 3.6 * len(variants)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(variants), len(CURVES) + 1,
+                             figsize=(4.3 * (len(CURVES) + 1), 3.6 * len(variants)), squeeze=False)
     colours = {"cgrpo": "tab:blue", "grpo": "tab:orange"}
+    names = {"cgrpo": "C-GRPO", "grpo": "GRPO (outcome)"}
     for row, variant in zip(axes, variants, strict=True):
-        for ax, (key, title) in zip(row, CURVES, strict=True):
-            for arm, runs in results["arms"].items():
-                mine = [r for r in runs if r["variant"] == variant]
+        arms = {arm: [r for r in runs if r["variant"] == variant]
+                for arm, runs in results["arms"].items()}
+        arms = {arm: runs for arm, runs in arms.items() if runs}
+        for ax, (key, title) in zip(row, CURVES, strict=False):
+            for arm, mine in arms.items():
                 for r in mine:
                     pts = [(s["step"], s[key]) for s in r["steps"] if s.get(key) is not None]
-                    ax.plot(*zip(*pts, strict=True), color=colours[arm], alpha=0.25, lw=1)
-                ax.plot(*_mean_curve(mine, key), color=colours[arm], lw=2,
-                        label=f"{'C-GRPO' if arm == 'cgrpo' else 'GRPO (outcome)'}")
-            ax.set_title(f"{variant}: {title}", fontsize=10)
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+                    if pts:
+                        ax.plot(*zip(*pts, strict=True), color=colours[arm], alpha=0.25, lw=1)
+                ax.plot(*_mean_curve(mine, key), color=colours[arm], lw=2, label=names[arm])
+            _style(ax, f"{variant}: {title}")
+        ax = row[-1]
+        for arm, mine in arms.items():
+            for key, style in (("outcome_reward", "--"), ("rubric_reward", "-")):
+                ax.plot(*_mean_eval(mine, key), style, color=colours[arm], marker="o", ms=3,
+                        label=f"{names[arm]}: {key.split('_')[0]}")
+        _style(ax, f"{variant}: held-out tasks (evaluation)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def _style(ax: Any, title: str) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _mean_eval(runs: list[dict], key: str) -> tuple[list[int], list[float]]:
+    by_step: dict[int, list[float]] = {}
+    for r in runs:
+        for ev in r.get("eval") or []:
+            value = ev["heldout"].get(key)
+            if value is not None:
+                by_step.setdefault(ev["step"], []).append(float(value))
+    steps = sorted(by_step)
+    return steps, [sum(by_step[s]) / len(by_step[s]) for s in steps]
 
 
 def _mean_curve(runs: list[dict], key: str) -> tuple[list[int], list[float]]:

@@ -84,9 +84,16 @@ class SampledBench:
         wrong = wrong_labels(self.train)
         self.scripts = [(t, turns) for t in self.train
                         for turns in strategy_scripts(t, wrong_label=wrong[t.id]).values()]
-        self.texts = self._teacher_texts()
-        self.tokenizer = self._tokenizer()
-        self.examples = self.teacher_examples()
+        self.texts: list[tuple[str, str]] = []
+        self.tokenizer: Any = None
+        self.examples: list[Any] = []
+
+    def prepare(self) -> None:
+        """Teacher transcripts, the compact tokenizer and the SFT examples (once, on demand)."""
+        if not self.examples:
+            self.texts = self._teacher_texts()
+            self.tokenizer = self._tokenizer()
+            self.examples = self.teacher_examples()
 
     # ------------------------------------------------------------------ tokenizer & teacher data
 
@@ -141,6 +148,7 @@ class SampledBench:
         from carr_agent.models.tiny import build_tiny_model
         from carr_agent.training.batching import collate
 
+        self.prepare()
         torch.manual_seed(seed)
         model, tok = build_tiny_model(seed, hidden_size=self.args.hidden,
                                       num_layers=self.args.layers, tokenizer=self.tokenizer)

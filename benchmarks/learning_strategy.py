@@ -239,17 +239,16 @@ class StrategyBench:
                 samples.append(Sample(advantage=adv, trajectory=TokenTrajectory(
                     input_ids=[*pick["prompt_ids"], pick["token"]], loss_mask=[0] * n + [1],
                     rollout_logprobs=[0.0] * n + [pick["logprob"]], temperature=1.0, num_turns=1)))
-        # No sample with a non-zero advantage: no gradient, so no optimiser step either (an
-        # AdamW step on a zero gradient still moves the weights by momentum and weight decay).
-        live = any(s.advantage != 0 for s in samples)
         t0 = time.perf_counter()
-        stats = update_policy(model=model, optimizer=optimizer, samples=samples if live else [],
+        # update_policy skips (and counts) the optimiser step when every advantage is 0.
+        stats = update_policy(model=model, optimizer=optimizer, samples=samples,
                               loss_config=loss, optim_config=optim, pad_id=pad_id)
         episodes = [e for g in groups for e, _ in g]
         counts = {s: sum(e.strategy == s for e in episodes) for s in STRATEGIES}
         return {"step": step, **episode_metrics(episodes), "token_mismatch": 0,
-                "trained_trajectories": len(samples) if live else 0,
-                "optimizer_step_skipped": not live, "strategy_counts": counts,
+                "trained_trajectories": len(samples),
+                "optimizer_step_skipped": bool(stats.skipped_updates) or not samples,
+                "strategy_counts": counts,
                 "mismatch_masked_fraction": stats.mismatch_fraction,
                 "train_seconds": round(time.perf_counter() - t0, 2)}
 

@@ -27,7 +27,7 @@ def strategy_results(tmp_path_factory) -> tuple[dict, Path]:
     argv = [sys.executable, "bench_learning.py", "--variant", "strategy", "--seeds", "3",
             "--steps", "2", "--questions", "1", "--group", "3", "--heldout", "1", "--train-tasks", "2",
             "--eval-every", "1", "--results-dir", str(out)]
-    run = subprocess.run(argv, cwd=BENCH, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(argv, cwd=BENCH, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in (BENCH / "results").glob("learning*")} == before
     return json.loads((out / "learning.json").read_text()), out
@@ -85,3 +85,25 @@ def test_a_second_variant_keeps_the_first_variants_runs(strategy_results, tmp_pa
     assert [r["variant"] for r in merged["arms"]["grpo"]] == ["strategy", "sampled"]
     assert [r["variant"] for r in merged["arms"]["cgrpo"]] == ["strategy"]
     assert set(merged["variants"]) == {"strategy", "sampled"}
+
+
+def test_sampled_variant_warm_starts_then_trains_with_the_training_loop(tmp_path):
+    """Compact tokenizer, SFT warm start, one RL step of each arm through ``train()``, evaluation."""
+    argv = [sys.executable, "bench_learning.py", "--variant", "sampled", "--seeds", "0",
+            "--steps", "1", "--questions", "1", "--group", "2", "--sft-epochs", "1",
+            "--eval-samples", "1", "--heldout", "1", "--train-tasks", "2",
+            "--results-dir", str(tmp_path), "--work-dir", str(tmp_path / "work")]
+    run = subprocess.run(argv, cwd=BENCH, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "learning.json").read_text())
+    for arm, runs in results["arms"].items():
+        assert [(r["seed"], r["variant"], r["arm"]) for r in runs] == [(0, "sampled", arm)]
+        (step,) = runs[0]["steps"]
+        assert set(step) >= REQUIRED and step["trajectories"] == 2
+        assert step["token_mismatch"] == 0  # token-in/token-out: sampled turns never dropped
+        assert step["scripted_tokens"] == 0 and step["sampled_tokens"] > 0  # nothing scripted
+        assert [e["step"] for e in runs[0]["eval"]] == [0, 1]
+    (warm,) = results["variants"]["sampled"]["warm_start"]
+    # 2 tasks x 4 strategies, one SFT example per teacher turn (2-4 turns each)
+    assert 16 <= warm["examples"] <= 32 and warm["completion_tokens_max"] > 0
+    assert (tmp_path / "work" / "warm-0" / "warm_start.json").is_file()
