@@ -19,12 +19,14 @@ from carr_agent.models.spec import DEFAULT_LOCAL_MODEL as DEFAULT_LOCAL_MODEL
 
 
 def make_chat_model(
-    name: str, base_url: str | None, api_key_env: str, temperature: float | None = None
+    name: str, base_url: str | None, api_key_env: str, temperature: float | None = None,
+    *, engine: str = "auto", cite_only_seen: bool = False,
 ) -> tuple[Any, str]:
     """The agent's chat model and its description (see :func:`chat_model_from_spec`)."""
     from carr_agent.models.spec import chat_model_from_spec
 
-    return chat_model_from_spec(name, base_url, api_key_env, temperature)
+    return chat_model_from_spec(name, base_url, api_key_env, temperature, engine=engine,
+                                cite_only_seen=cite_only_seen)
 
 
 def make_backends(web: bool, corpus: Path | None) -> tuple[Any, Any, str]:
@@ -59,6 +61,16 @@ WebOption = Annotated[bool, typer.Option(
 CorpusOption = Annotated[Path | None, typer.Option(
     "--corpus", help="Offline corpus: an index directory (`carr-agent corpus build`) or a corpus "
                      "JSONL (default: the shipped example corpus).",
+)]
+EngineOption = Annotated[str, typer.Option(
+    "--engine", metavar="auto|llama|hf",
+    help="Engine of a local model: llama (llama.cpp, the GGUF as shipped: fast), hf "
+         "(transformers, float32: slow) or auto (llama when llama-cpp-python is installed).",
+)]
+CiteOnlySeenOption = Annotated[bool, typer.Option(
+    "--cite-only-seen",
+    help="Constrain the answer's citations to pages the run was shown (llama engine; an "
+         "inference-time guard, not something a trained policy relies on).",
 )]
 MaxToolCallsOption = Annotated[int, typer.Option(
     "--max-tool-calls", min=0, help="Tool calls before the answer is demanded.",

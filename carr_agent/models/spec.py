@@ -31,12 +31,18 @@ def chat_model_from_spec(
     base_url: str | None = None,
     api_key_env: str = DEFAULT_API_KEY_ENV,
     temperature: float | None = None,
+    *,
+    engine: str = "auto",
+    cite_only_seen: bool = False,
 ) -> tuple[BaseChatModel, str]:
     """The chat model ``name`` describes, and a description of it for run records.
 
     An endpoint model keeps the server's default temperature unless one is given; a local model
     samples greedily unless a temperature is given (small local models make far fewer malformed
-    tool calls greedily than at T=1).
+    tool calls greedily than at T=1) and runs on ``engine``: ``llama`` (llama.cpp, the GGUF as
+    shipped), ``hf`` (transformers, float32) or ``auto`` (llama when llama-cpp-python is
+    installed). ``cite_only_seen`` (llama engine) constrains the answer's citations to pages the
+    run was shown.
 
     Raises:
         ConfigError: unknown local model name (the message says how to use an endpoint).
@@ -54,16 +60,28 @@ def chat_model_from_spec(
         extra = {} if temperature is None else {"temperature": temperature}
         model = openai_chat_model(name, base_url, os.environ.get(api_key_env), **extra)
         return model, f"{name}@{base_url}" + ("" if temperature is None else f":t={temperature}")
-    from carr_agent.models.offline import load_local_chat_model
+    from carr_agent.models.offline import (
+        load_llama_chat_model,
+        load_local_chat_model,
+        resolve_engine,
+    )
+    from carr_agent.models.registry import get_spec
 
     t = 0.0 if temperature is None else temperature
     try:
-        local = load_local_chat_model(name, temperature=t)
+        get_spec(name)
     except ConfigError as exc:
         raise ConfigError(
             f"{exc} (for a model on an OpenAI-compatible server add --base-url URL)"
         ) from exc
+    chosen = resolve_engine(engine)
+    if cite_only_seen and chosen != "llama":
+        raise ConfigError("--cite-only-seen needs the llama engine (llama-cpp-python)")
+    if chosen == "llama":
+        llama = load_llama_chat_model(name, temperature=t, cite_only_seen=cite_only_seen)
+        cite = ":cite_only_seen" if cite_only_seen else ""
+        return llama, f"local:{name}:llama:t={t}:max_new={llama.max_new_tokens}{cite}"
+    local = load_local_chat_model(name, temperature=t)
     return local, f"local:{name}:t={t}:max_new={local.max_new_tokens}"
-
 
 __all__ = ["DEFAULT_API_KEY_ENV", "DEFAULT_LOCAL_MODEL", "SCRIPTED", "chat_model_from_spec"]
