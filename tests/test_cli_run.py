@@ -143,6 +143,7 @@ def test_a_missing_local_model_prints_the_install_command(monkeypatch, index: Pa
                          f"carr-agent models install {name}")
 
     monkeypatch.setattr(offline, "load_local_chat_model", not_installed)
+    monkeypatch.setattr(offline, "load_llama_chat_model", not_installed)
     result = cli("run", "q", "--corpus", str(index))
 
     assert result.exit_code == 2
@@ -223,3 +224,32 @@ def test_run_against_an_openai_compatible_server(index: Path, tmp_path: Path) ->
     data = json.loads(out.read_text())
     assert data["answer"]["exact_answer"] == "Herb Dean" and data["answer"]["unseen"] == []
     assert data["tool_calls"] == 3 and data["ledger"][-1]["kind"] == "open"
+
+
+def test_run_task_shows_the_gold_answer_citation_check_and_carr_breakdown(
+        index: Path, tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({
+        "id": "ufc-1", "question": "Which event, and who refereed it?", "label": "UFC 219",
+        "rubrics": ["<E0> was refereed by <E1>.", "<E1> is a referee."],
+        "entities": {"E0": "UFC 219", "E1": "Herb Dean"},
+    }) + "\n", encoding="utf-8")
+    model = write_script(tmp_path / "script.json", SCRIPT)
+
+    proc = carr("run", "--task", "ufc-1", "--tasks-file", str(tasks), "--model", model,
+                "--corpus", str(index), "--no-checkpoint", cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "question Which event, and who refereed it?" in out
+    assert "scored against task ufc-1 (DeterministicJudge)" in out
+    assert "gold answer     UFC 219" in out and "→ correct" in out
+    assert "1 never shown (UNSEEN)" in out
+    assert "CaRR rubrics" in out and "UFC 219 was refereed by Herb Dean." in out
+    assert re.search(r"outcome reward 1\.00 · rubric reward \d\.\d\d · CaRR reward \d\.\d\d", out)
+
+
+def test_run_task_unknown_id_names_the_known_ones(tmp_path: Path) -> None:
+    proc = carr("run", "--task", "no-such-task", "--model", "scripted:x.json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no task 'no-such-task'" in proc.stderr and "vd-dev-001" in proc.stderr

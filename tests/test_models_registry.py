@@ -148,3 +148,29 @@ def test_cli_install_of_unknown_model_fails_with_a_message(tmp_path):
     result = run_cli("models", "install", "gpt-7")
     assert result.returncode == 1
     assert "unknown local model" in result.stderr
+
+
+def test_ensure_gguf_joins_once_then_reuses_and_redoes_a_changed_file(fake_site, monkeypatch):
+    spec = _spec(GOOD_SHA)
+    path = offline.ensure_gguf(spec, show_progress=False)
+    assert path == offline.gguf_path(spec) and path.read_bytes() == b"".join(CHUNKS)
+
+    calls = []
+    real = offline.assemble_gguf
+    monkeypatch.setattr(offline, "assemble_gguf", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert offline.ensure_gguf(spec, show_progress=False) == path and calls == []  # no re-hash
+
+    path.write_bytes(b"tampered")  # size changes: the marker no longer matches, so re-verify
+    assert offline.ensure_gguf(spec, show_progress=False).read_bytes() == b"".join(CHUNKS)
+    assert calls == [1]
+
+
+def test_ensure_gguf_refuses_a_wrong_sha(fake_site):
+    with pytest.raises(ModelError, match="sha256"):
+        offline.ensure_gguf(_spec("0" * 64), show_progress=False)
+    assert not offline.gguf_path(_spec("0" * 64)).exists()
+
+
+def test_unknown_engine_is_a_config_error():
+    with pytest.raises(ConfigError, match="engine"):
+        offline.resolve_engine("vllm-magic")

