@@ -217,4 +217,22 @@ def test_cli_reports_bad_lines_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert again.returncode == 1 and "--force" in again.stderr
     assert run_cli("corpus", "build", "docs.jsonl", "-o", "idx", "--force", cwd=tmp_path).returncode == 0
     missing = run_cli("corpus", "search", "nope", "x", cwd=tmp_path)
-    assert missing.returncode == 1 and "not a carr_agent corpus index" in missing.stderr
+    assert missing.returncode == 1 and "no corpus 'nope'" in missing.stderr
+    assert "'example' for the shipped example corpus" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    not_index = run_cli("corpus", "search", "empty", "x", cwd=tmp_path)
+    assert not_index.returncode == 1 and "not a carr_agent corpus index" in not_index.stderr
+
+
+def test_cli_takes_the_shipped_corpus_by_name_and_a_jsonl_by_path(tmp_path: Path) -> None:
+    """Defect: the shipped corpus's index hid in a hashed cache folder the user had to find."""
+    found = run_cli("corpus", "search", "example", "Ember Suite composer", "-k", "3", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "https://valdopedia.example/wiki/Teodor_Halvane" in found.stdout
+    opened = run_cli("corpus", "open", "example", "https://valdopedia.example/wiki/Ember_Suite",
+                     "--budget", "300", cwd=tmp_path)
+    assert opened.returncode == 0 and "Title: Ember Suite" in opened.stdout
+    write_jsonl(tmp_path / "docs.jsonl", DOCS)
+    by_file = run_cli("corpus", "search", "docs.jsonl", "head kick knockout", "-k", "1",
+                      cwd=tmp_path)
+    assert by_file.returncode == 0 and "Holly_Holm" in by_file.stdout

@@ -59,8 +59,9 @@ WebOption = Annotated[bool, typer.Option(
     "--web", help="Search the web (DuckDuckGo) and fetch live pages (needs internet).",
 )]
 CorpusOption = Annotated[Path | None, typer.Option(
-    "--corpus", help="Offline corpus: an index directory (`carr-agent corpus build`) or a corpus "
-                     "JSONL (default: the shipped example corpus).",
+    "--corpus", metavar="INDEX|JSONL|example",
+    help="Offline corpus: an index directory (`carr-agent corpus build`), a corpus JSONL, or "
+         "'example' (the shipped example corpus; the default).",
 )]
 EngineOption = Annotated[str, typer.Option(
     "--engine", metavar="auto|llama|hf",

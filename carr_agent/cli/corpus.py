@@ -9,6 +9,9 @@ import typer
 
 from carr_agent.cli.app import app
 
+_CORPUS_HELP = ("An index directory (from `corpus build`), a corpus JSONL, or 'example' "
+                "(the shipped example corpus).")
+
 corpus_app = typer.Typer(help="Build and query offline corpus indexes (tantivy).", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
@@ -49,17 +52,17 @@ def build(
 
 @corpus_app.command("search")
 def search(
-    index: Annotated[Path, typer.Argument(help="Index directory (from `corpus build`).")],
-    query: Annotated[str, typer.Argument(help="Search text.")],
+    index: Annotated[str, typer.Argument(metavar="CORPUS", help=_CORPUS_HELP)],
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="Search text.")],
     k: Annotated[int, typer.Option("-k", "--top", min=1, max=100, help="Number of hits.")] = 10,
 ) -> None:
     """Search an index and print the hits as the agent would see them."""
     from carr_agent.errors import CorpusError, SearchError
-    from carr_agent.tools.corpus import CorpusIndex
+    from carr_agent.tools.corpus import open_corpus
     from carr_agent.tools.render import render_search
 
     try:
-        hits = CorpusIndex.open(index).search(query, k)
+        hits = open_corpus(index).search(query, k)
     except (CorpusError, SearchError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -68,17 +71,18 @@ def search(
 
 @corpus_app.command("open")
 def open_page(
-    index: Annotated[Path, typer.Argument(help="Index directory (from `corpus build`).")],
-    url: Annotated[str, typer.Argument(help="URL of a page in the corpus (any normalised form).")],
+    index: Annotated[str, typer.Argument(metavar="CORPUS", help=_CORPUS_HELP)],
+    url: Annotated[str, typer.Argument(
+        metavar="URL", help="URL of a page in the corpus (any normalised form).")],
     budget: Annotated[int, typer.Option(min=1, help="Characters of page text to show.")] = 10_000,
 ) -> None:
     """Print a page from the index as the agent would see it."""
     from carr_agent.errors import CorpusError, FetchError
-    from carr_agent.tools.corpus import CorpusIndex
+    from carr_agent.tools.corpus import open_corpus
     from carr_agent.tools.render import render_page
 
     try:
-        page = CorpusIndex.open(index).fetch(url)
+        page = open_corpus(index).fetch(url)
     except (CorpusError, FetchError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

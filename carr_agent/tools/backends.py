@@ -2,7 +2,7 @@
 run's ``AgentContext.search``).
 
 * ``"web"`` — DuckDuckGo search and live pages (needs internet);
-* ``None`` or ``"corpus"`` — the shipped example corpus;
+* ``None``, ``"corpus"`` or ``"example"`` — the shipped example corpus;
 * any other string — a corpus index directory (``carr-agent corpus build``) or a corpus JSONL
   (indexed into the cache on first use).
 """
@@ -24,15 +24,9 @@ def backends_from_spec(spec: str | Path | None) -> tuple[SearchBackend, PageFetc
         from carr_agent.tools.web import DuckDuckGoSearch
 
         return DuckDuckGoSearch(), HttpFetcher(), "web:duckduckgo"
-    from carr_agent.tools.corpus import CorpusIndex, default_corpus
+    from carr_agent.tools.corpus import open_corpus
 
-    path = None if spec in (None, EXAMPLE_CORPUS) else Path(spec)
-    if path is None:
-        index = default_corpus()
-    elif path.is_dir():
-        index = CorpusIndex.open(path)
-    else:
-        index = default_corpus(path)
+    index = open_corpus(None if spec == EXAMPLE_CORPUS else spec)
     digest = str(index.meta.get("source_sha256", ""))[:16] or index.index_dir.name
     return index, index, f"corpus:{digest}"
 

@@ -432,4 +432,37 @@ def _open_or_build_cached(path: Path) -> CorpusIndex:
     return CorpusIndex.open(target)
 
 
-__all__ = ["BuildStats", "CorpusIndex", "cache_dir", "default_corpus", "index_form"]
+#: The name that stands for the shipped example corpus wherever a corpus is expected.
+EXAMPLE_CORPUS = "example"
+
+
+def open_corpus(spec: str | os.PathLike[str] | None = None) -> CorpusIndex:
+    """A corpus by what a user types: ``None`` or ``"example"`` (the shipped example corpus),
+    an index directory (``carr-agent corpus build``), or a corpus JSONL (indexed into the cache
+    on first use).
+
+    Raises:
+        CorpusError: the path does not exist or is not a corpus or an index.
+    """
+    if spec is None or str(spec) == EXAMPLE_CORPUS:
+        return default_corpus()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return CorpusIndex.open(path)
+    if not path.exists():
+        raise CorpusError(
+            f"no corpus {str(spec)!r}: give an index directory, a corpus JSONL, or "
+            f"{EXAMPLE_CORPUS!r} for the shipped example corpus"
+        )
+    return default_corpus(path)
+
+
+__all__ = [
+    "EXAMPLE_CORPUS",
+    "BuildStats",
+    "CorpusIndex",
+    "cache_dir",
+    "default_corpus",
+    "index_form",
+    "open_corpus",
+]
