@@ -26,7 +26,14 @@ if [ -z "$wheel" ]; then
   echo "This compiles llama.cpp: 10-50 min on 2 cores. Progress is shown as [step/total]."
   build_log="$CACHE/build-$VERSION.log"
   # Only the library the package loads: no multimodal (mtmd), tools, examples or tests.
-  export CMAKE_ARGS="${CMAKE_ARGS:-} -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF"
+  args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF"
+  if [ "$(uname -m)" = x86_64 ]; then
+    # Not -march=native: on CPUs that report AMX inside VMs that do not enable it (measured
+    # here), native builds die with "Illegal instruction" at the first token. x86-64-v3
+    # (AVX2/FMA/F16C) runs on any x86 CPU of the last decade, so the cached wheel stays portable.
+    args="$args -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+  fi
+  export CMAKE_ARGS="${CMAKE_ARGS:-} $args"
   export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
   set +e
   "$PY" -m pip wheel --no-deps -v -w "$CACHE" "llama-cpp-python==$VERSION" 2>&1 \

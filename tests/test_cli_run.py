@@ -74,12 +74,16 @@ def test_an_interrupted_run_resumes_with_its_thread_id(index: Path, tmp_path: Pa
     assert "run interrupted: ModelError: scripted failure at turn 2: simulated model crash" in first.stderr
     thread = re.search(r"--resume ([0-9a-f]{12})", first.stderr).group(1)
 
-    fixed = write_script(script, SCRIPT)
+    write_script(script, SCRIPT)  # the same file, now without the crash
     out = tmp_path / "t.json"
-    second = carr("run", "--resume", thread, "--model", fixed, "--corpus", str(index),
-                  "--checkpoint-db", str(db), "--output", str(out), cwd=tmp_path)
+    # Defect: the printed hint dropped --model/--corpus/--max-tool-calls; the run's options are
+    # now kept with its checkpoints, so the hint as printed resumes under the same settings.
+    hint = re.search(r"continue it with: carr-agent run (--resume \S+ --checkpoint-db \S+)",
+                     first.stderr).group(1).split()
+    second = carr("run", *hint, "--output", str(out), cwd=tmp_path)
 
     assert second.returncode == 0, second.stderr
+    assert "resuming with the run's options" in second.stdout and str(index) in second.stdout
     assert f"resuming thread {thread} (3 tool calls so far)" in second.stdout
     assert "→ search" not in second.stdout  # earlier calls not redone
     data = json.loads(out.read_text())
@@ -253,3 +257,22 @@ def test_run_task_unknown_id_names_the_known_ones(tmp_path: Path) -> None:
     proc = carr("run", "--task", "no-such-task", "--model", "scripted:x.json", cwd=tmp_path)
     assert proc.returncode == 2
     assert "no task 'no-such-task'" in proc.stderr and "vd-dev-001" in proc.stderr
+
+
+def test_third_party_info_logs_are_silent_unless_verbose() -> None:
+    """Defect: one httpx INFO block per judge call flooded `eval` output."""
+    import logging
+
+    from carr_agent.cli.app import configure_logging
+
+    try:
+        configure_logging(verbose=False)
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("carr_agent.eval").isEnabledFor(logging.INFO)
+        configure_logging(verbose=True)
+        assert logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("carr_agent.eval").isEnabledFor(logging.DEBUG)
+    finally:
+        logging.getLogger("carr_agent").setLevel(logging.NOTSET)
+        logging.getLogger().setLevel(logging.WARNING)

@@ -14,15 +14,24 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
-) -> None:
-    """Deep-search agents on LangGraph, scored with CaRR and trained with C-GRPO."""
+def configure_logging(verbose: bool) -> None:
+    """carr_agent's own messages at INFO (DEBUG with ``-v``); third-party libraries (httpx logs
+    every request of a judge call at INFO) only at WARNING unless ``-v``."""
     from rich.logging import RichHandler
 
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
+        force=True,
     )
+    logging.getLogger("carr_agent").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log debug messages, third-party libraries' included."),
+) -> None:
+    """Deep-search agents on LangGraph, scored with CaRR and trained with C-GRPO."""
+    configure_logging(verbose)

@@ -106,53 +106,77 @@ def run(
 
     console = Console()
     err = Console(stderr=True)
-    task = None
-    if task_id is not None:
-        from carr_agent.cli.scorecard import find_task
-
-        try:
-            task = find_task(task_id, tasks_file)
-        except CarrError as exc:
-            _fail(err, str(exc))
-        if question is not None and question != task.question:
-            _fail(err, f"--task {task_id} has its own question; drop QUESTION")
-        question = task.question
-        forbid = [*(forbid or ()), *task.forbidden_strs]
-    if (question is None) == (resume is None):
-        _fail(err, "give a QUESTION, or --resume THREAD to continue an earlier run")
+    if (question is None) == (resume is None) and (task_id is None or resume is not None):
+        _fail(err, "give a QUESTION (or --task ID), or --resume THREAD to continue an earlier run")
     if question is not None and not question.strip():
         _fail(err, "the question is empty: give the QUESTION to research")
-    if web and corpus is not None:
-        _fail(err, "--web and --corpus are alternatives; give one")
     if resume is not None and no_checkpoint:
         _fail(err, "--resume needs checkpoints; drop --no-checkpoint")
     if durability not in ("step", "exit"):
         _fail(err, f"--durability must be 'step' or 'exit', got {durability!r}")
-    if base_url is None and model.startswith(("http://", "https://")):
-        _fail(err, "--model names a model; put the endpoint URL in --base-url")
-
-    try:
-        budgets = agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
-        search, fetcher, _ = make_backends(web, corpus)  # first: cheap, and fails before a model load
-        chat_model, _ = make_chat_model(
-            model, base_url, api_key_env, temperature, engine=engine, cite_only_seen=cite_only_seen
-        )
-    except CarrError as exc:
-        _fail(err, str(exc))
-
-    from carr_agent.graph import build_agent
+    opts: dict[str, Any] = {
+        "model": model, "base_url": base_url, "api_key_env": api_key_env,
+        "temperature": temperature, "engine": engine, "cite_only_seen": cite_only_seen,
+        "web": web, "corpus": None if corpus is None else str(corpus),
+        "max_tool_calls": max_tool_calls, "min_tool_calls": min_tool_calls,
+        "max_context_tokens": max_context_tokens, "page_budget": page_budget,
+        "forbid": list(forbid or ()), "task": task_id,
+        "tasks_file": None if tasks_file is None else str(tasks_file),
+    }
 
     db = None if no_checkpoint else (checkpoint_db or default_checkpoint_db())
     with _checkpointer(db) as saver:
+        if resume is not None:
+            stored = _stored_options(saver, resume)
+            if stored is None:
+                _fail(err, f"no checkpointed run with thread id {resume!r} in {db}")
+            opts.update(stored)
+            shown = " ".join(f"{k}={v!r}" for k, v in stored.items() if v not in (None, [], False))
+            console.print(f"[bold]resuming with the run's options[/bold] {escape(shown)}",
+                          highlight=False)
+        task = None
+        if opts["task"] is not None:
+            from carr_agent.cli.scorecard import find_task
+
+            tasks_path = None if opts["tasks_file"] is None else Path(opts["tasks_file"])
+            try:
+                task = find_task(opts["task"], tasks_path)
+            except CarrError as exc:
+                _fail(err, str(exc))
+            if question is not None and question != task.question:
+                _fail(err, f"--task {opts['task']} has its own question; drop QUESTION")
+            question = task.question if resume is None else None
+            opts["forbid"] = list(dict.fromkeys([*opts["forbid"], *task.forbidden_strs]))
+        if opts["web"] and opts["corpus"] is not None:
+            _fail(err, "--web and --corpus are alternatives; give one")
+        if opts["base_url"] is None and opts["model"].startswith(("http://", "https://")):
+            _fail(err, "--model names a model; put the endpoint URL in --base-url")
+        try:
+            budgets = agent_config(opts["max_tool_calls"], opts["min_tool_calls"],
+                                   opts["max_context_tokens"], opts["page_budget"])
+            # the backends first: cheap, and they fail before a model load
+            search, fetcher, _ = make_backends(
+                opts["web"], None if opts["corpus"] is None else Path(opts["corpus"]))
+            chat_model, _ = make_chat_model(
+                opts["model"], opts["base_url"], opts["api_key_env"], opts["temperature"],
+                engine=opts["engine"], cite_only_seen=opts["cite_only_seen"],
+            )
+        except CarrError as exc:
+            _fail(err, str(exc))
+
+        from carr_agent.graph import build_agent
+
         try:
             agent = build_agent(
                 chat_model, search=search, fetcher=fetcher, config=budgets,
-                forbidden_strs=tuple(forbid or ()), checkpointer=saver,
+                forbidden_strs=tuple(opts["forbid"]), checkpointer=saver,
             )
         except CarrError as exc:
             _fail(err, str(exc))
         thread = resume or uuid.uuid4().hex[:12]
-        config: dict[str, Any] = {"configurable": {"thread_id": thread}}
+        # the run's options travel with its checkpoints, so --resume continues under them
+        config: dict[str, Any] = {"configurable": {"thread_id": thread},
+                                  "metadata": {OPTIONS_KEY: json.dumps(opts)}}
         inputs: dict[str, Any] | None = {"question": question}
         if resume is not None:
             snapshot = agent.get_state(config)
@@ -191,6 +215,23 @@ def run(
 
 
 # -- setup -------------------------------------------------------------------------------------
+
+#: Checkpoint-metadata key under which a run's options (JSON) are kept for --resume.
+OPTIONS_KEY = "carr_run_options"
+
+
+def _stored_options(saver: Any, thread: str) -> dict[str, Any] | None:
+    """The options a checkpointed run was started with ({} for runs that did not record them);
+    None when the thread has no checkpoint."""
+    found = saver.get_tuple({"configurable": {"thread_id": thread}})
+    if found is None:
+        return None
+    raw = (found.metadata or {}).get(OPTIONS_KEY)
+    try:
+        stored = json.loads(raw) if isinstance(raw, str) else {}
+    except ValueError:
+        stored = {}
+    return stored if isinstance(stored, dict) else {}
 
 
 @contextmanager
@@ -268,8 +309,8 @@ def _interrupted(err: Console, why: str, thread: str, db: Path | None) -> NoRetu
 
     err.print(f"[red]run interrupted:[/red] {escape(why)}", highlight=False)
     if db is not None:
-        err.print(f"continue it with: carr-agent run --resume {thread} --checkpoint-db {db}",
-                  highlight=False)
+        err.print(f"continue it with: carr-agent run --resume {thread} --checkpoint-db {db}  "
+                  "(the run's own options are kept with its checkpoints)", highlight=False)
     raise typer.Exit(1)
 
 
