@@ -149,3 +149,10 @@ def test_answer_cites_only_seen_urls_when_constrained(llm) -> None:  # type: ign
     cited = re.findall(r"\]\((https?://[^)]+)\)", text)
     assert all(u == "https://wiki.example/Halvane" for u in cited)
     assert "other.example" not in text
+
+
+def test_integer_caps_bound_named_integer_arguments_only() -> None:
+    schema = tool_call_schema(TOOLS, "search", int_caps={"num": 5, "query": 3})
+    props = schema["properties"]["arguments"]["properties"]
+    assert props["num"] == {"type": "integer", "minimum": 1, "maximum": 5}
+    assert props["query"] == {"type": "string", "maxLength": MAX_STRING_CHARS}  # not an integer

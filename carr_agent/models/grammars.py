@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -48,12 +48,29 @@ def _bound_strings(schema: Any) -> Any:
     return out
 
 
-def tool_call_schema(tools: Sequence[dict[str, Any]], only: str | None = None) -> dict[str, Any]:
+def _cap_integers(params: dict[str, Any], caps: Mapping[str, int]) -> dict[str, Any]:
+    """Integer properties named in ``caps`` get ``minimum`` 1 and ``maximum`` caps[name]."""
+    props = params.get("properties")
+    if not caps or not isinstance(props, dict):
+        return params
+    for name, cap in caps.items():
+        prop = props.get(name)
+        if isinstance(prop, dict) and prop.get("type") == "integer":
+            props[name] = {**prop, "minimum": 1, "maximum": int(cap)}
+    return params
+
+
+def tool_call_schema(
+    tools: Sequence[dict[str, Any]], only: str | None = None, *,
+    int_caps: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
     """JSON schema of ``{"name": ..., "arguments": {...}}`` for one of ``tools``.
 
     Args:
         tools: OpenAI-format tool dicts (``{"type": "function", "function": {...}}``).
         only: Restrict to the tool of this name.
+        int_caps: Upper bounds of integer arguments by name (e.g. ``{"num": 5}``: at most five
+            search results, so observations stay short on a CPU).
 
     Raises:
         ValueError: No tools, or ``only`` names none of them.
@@ -68,7 +85,10 @@ def tool_call_schema(tools: Sequence[dict[str, Any]], only: str | None = None) -
         params.pop("title", None)
         choices.append({
             "type": "object",
-            "properties": {"name": {"const": name}, "arguments": _bound_strings(params)},
+            "properties": {
+                "name": {"const": name},
+                "arguments": _cap_integers(_bound_strings(params), int_caps or {}),
+            },
             "required": ["name", "arguments"],
             "additionalProperties": False,
         })
@@ -82,9 +102,13 @@ def gbnf_literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 12) -> str:
-    """GBNF of the final answer: explanation (one paragraph, inline ``[n](url)`` citations),
-    exact answer (one line) and references (``[n] url`` lines).
+def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 5) -> str:
+    """GBNF of the final answer: explanation (one paragraph with at least one inline
+    ``[n](url)`` citation), exact answer (one short line) and references (``[n] url`` lines).
+
+    A blank line may follow each heading (small models write one; without it the grammar pushed
+    the explanation into the next section). The exact answer is at most 60 characters: a name,
+    number, date or short phrase.
 
     Args:
         urls: When given (non-empty), the only URLs a citation or reference may use.
@@ -93,15 +117,15 @@ def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 12) -> 
     if urls:
         url_rule = " | ".join(gbnf_literal(u) for u in dict.fromkeys(urls))
     else:
-        url_rule = '"http" "s"? "://" [^ \\t\\n()<>\\[\\]]{1,200}'
+        url_rule = r'"http" "s"? "://" [^ \t\n()<>\[\]]{1,200}'
     more = max(max_refs - 1, 0)
     return "\n".join([
-        'root ::= "## Explanation with Citations\\n" expl "\\n\\n## Exact Answer\\n" exact '
-        '"\\n\\n## References\\n" refs',
-        "expl ::= text? (cite text?)*",
-        "text ::= [^\\[\\]\\n#<]+",
+        r'root ::= "## Explanation with Citations\n" "\n"? expl '
+        r'"\n\n## Exact Answer\n" "\n"? exact "\n\n## References\n" "\n"? refs',
+        "expl ::= text (cite text?)+",
+        r"text ::= [^\[\]\n#<]+",
         'cite ::= "[" num "](" url ")"',
-        "exact ::= [^\\n\\[\\]#<]{1,120}",
+        r"exact ::= [^\n\[\]#<]{1,60}",
         f'refs ::= ref ("\\n" ref){{0,{more}}}',
         'ref ::= "[" num "] " url',
         "num ::= [1-9] [0-9]?",

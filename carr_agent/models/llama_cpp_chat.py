@@ -39,7 +39,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from carr_agent.errors import ConfigError, ModelError
 from carr_agent.models.chat_template import tools_system_block
@@ -93,6 +93,9 @@ class LlamaCppChatModel(BaseChatModel):
         constrain_answer: Decode an answer (tools bound, no call) under the answer grammar.
         cite_only_seen: With ``constrain_answer``: citations may only use URLs shown by tool
             observations of the conversation (inference only).
+        int_arg_caps: Upper bounds of integer tool arguments by name in constrained calls;
+            default: at most 5 search results (``num``), as each result costs ~110 prompt
+            tokens, i.e. seconds on a CPU.
         chat_template: Jinja chat template; default: the GGUF's own.
     """
 
@@ -108,6 +111,7 @@ class LlamaCppChatModel(BaseChatModel):
     constrain_answer: bool = True
     cite_only_seen: bool = False
     chat_template: str | None = None
+    int_arg_caps: dict[str, int] = Field(default_factory=lambda: {"num": 5})
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -238,7 +242,7 @@ class LlamaCppChatModel(BaseChatModel):
         if mode == "tool" and self.constrain_tool_calls:
             prefill = OPEN_TAG + "\n"
             emit(prefill)
-            schema = tool_call_schema(tools, only)
+            schema = tool_call_schema(tools, only, int_caps=self.int_arg_caps)
             body, n_out, finish = self._decode(prompt + prefill, ("json", schema), temperature,
                                                TOOL_CALL_MAX_TOKENS, emit=emit)
             emit("\n" + CLOSE_TAG)
