@@ -68,8 +68,8 @@ def demo(engine: str, work: Path, env: dict[str, str], timeout: float) -> dict[s
     """The main job once; correctness by the deterministic judge on the written trajectory."""
     from carr_agent.cli.scorecard import find_task
     from carr_agent.eval.citecheck import count_citations
-    from carr_agent.eval.runner import final_answer_text
     from carr_agent.rewards import CarrScorer, DeterministicJudge
+    from carr_agent.rewards.run import final_answer
 
     out = work / f"demo-{engine}.json"
     code, seconds, tail = carr(["run", "--task", DEMO_TASK, *engine_opts(engine), *DEMO_OPTS,
@@ -80,7 +80,7 @@ def demo(engine: str, work: Path, env: dict[str, str], timeout: float) -> dict[s
         return row
     state = json.loads(out.read_text())
     task = find_task(DEMO_TASK)
-    answer = final_answer_text(state)
+    answer = final_answer(state) or ""
     ledger = state.get("ledger") or []
     result = CarrScorer(DeterministicJudge()).score(task, answer, ledger)
     counts = count_citations(answer, ledger)

@@ -48,11 +48,11 @@ def print_scorecard(console: Console, task: Task, state: Mapping[str, Any]) -> f
     from rich.table import Table
 
     from carr_agent.eval.citecheck import check_citations, count_citations
-    from carr_agent.eval.runner import final_answer_text
     from carr_agent.rewards import CarrScorer
     from carr_agent.rewards.judges import judge_from_env
+    from carr_agent.rewards.run import final_answer
 
-    answer = final_answer_text(state)
+    answer = final_answer(state) or ""
     ledger = list(state.get("ledger") or [])
     judge = judge_from_env(task_has_gold=bool(task.entities))
     scorer = CarrScorer(judge)

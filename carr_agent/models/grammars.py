@@ -49,14 +49,16 @@ def _bound_strings(schema: Any) -> Any:
 
 
 def _cap_integers(params: dict[str, Any], caps: Mapping[str, int]) -> dict[str, Any]:
-    """Integer properties named in ``caps`` get ``minimum`` 1 and ``maximum`` caps[name]."""
+    """Integer properties named in ``caps`` may only take the values 1..caps[name]."""
     props = params.get("properties")
     if not caps or not isinstance(props, dict):
         return params
     for name, cap in caps.items():
         prop = props.get(name)
         if isinstance(prop, dict) and prop.get("type") == "integer":
-            props[name] = {**prop, "minimum": 1, "maximum": int(cap)}
+            # an enum, not minimum/maximum: llama.cpp's schema converter ignores integer bounds
+            props[name] = {k: v for k, v in prop.items() if k not in ("default", "type")} | {
+                "enum": list(range(1, int(cap) + 1))}
     return params
 
 
@@ -107,7 +109,9 @@ def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 5) -> s
     ``[n](url)`` citation), exact answer (one short line) and references (``[n] url`` lines).
 
     A blank line may follow each heading (small models write one; without it the grammar pushed
-    the explanation into the next section). The exact answer is at most 60 characters: a name,
+    the explanation into the next section). The explanation has one to four citations with at
+    most 240 characters of text before each (without a bound the 0.5B model repeated itself until
+    the token limit instead of citing); the exact answer is at most 60 characters: a name,
     number, date or short phrase.
 
     Args:
@@ -122,8 +126,8 @@ def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 5) -> s
     return "\n".join([
         r'root ::= "## Explanation with Citations\n" "\n"? expl '
         r'"\n\n## Exact Answer\n" "\n"? exact "\n\n## References\n" "\n"? refs',
-        "expl ::= text (cite text?)+",
-        r"text ::= [^\[\]\n#<]+",
+        "expl ::= text (cite text?){1,4}",
+        r"text ::= [^\[\]\n#<]{1,240}",
         'cite ::= "[" num "](" url ")"',
         r"exact ::= [^\n\[\]#<]{1,60}",
         f'refs ::= ref ("\\n" ref){{0,{more}}}',

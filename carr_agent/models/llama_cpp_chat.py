@@ -345,6 +345,7 @@ def _grammar(spec: tuple[str, Any] | None) -> Any:
     import json
 
     from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     kind, value = spec
     source = json.dumps(value, sort_keys=True) if kind == "json" else str(value)
@@ -352,10 +353,11 @@ def _grammar(spec: tuple[str, Any] | None) -> Any:
     if key not in _GRAMMARS:
         if len(_GRAMMARS) > 64:
             _GRAMMARS.clear()
-        if kind == "json":
-            _GRAMMARS[key] = LlamaGrammar.from_json_schema(source, verbose=False)
-        else:
-            _GRAMMARS[key] = LlamaGrammar.from_string(source, verbose=False)
+        # "name" before "arguments", as the chat template writes tool calls: the model picks
+        # the tool first (the converter's default order is alphabetical)
+        text = json_schema_to_gbnf(source, prop_order=["name", "arguments"]) if kind == "json" \
+            else source
+        _GRAMMARS[key] = LlamaGrammar.from_string(text, verbose=False)
     return _GRAMMARS[key]
 
 
