@@ -59,7 +59,7 @@ from carr_agent.rewards.judges.prompts import (
     support_prompt,
 )
 from carr_agent.rewards.rubrics import fill_rubric
-from carr_agent.tasks import load_tasks
+from carr_agent.task_files import load_tasks
 from carr_agent.tools.browser import Browser
 from carr_agent.tools.corpus import CorpusIndex
 from carr_agent.types import Hit, LedgerRecord, Page, Task

@@ -39,7 +39,7 @@ def bench_rollout(model: Any, tok: Any, *, group: int, max_new_tokens: int) -> d
     from carr_agent.models.hf_chat import HFChatModel
     from carr_agent.rewards.judges import DeterministicJudge
     from carr_agent.rewards.scorer import CarrScorer
-    from carr_agent.tasks import load_tasks
+    from carr_agent.task_files import load_tasks
     from carr_agent.tools.corpus import default_corpus
     from carr_agent.training.config import RolloutConfig
     from carr_agent.training.rollout import RolloutRunner

@@ -31,7 +31,7 @@ def split_tasks(n_heldout: int, n_train: int = 0) -> tuple[list[Task], list[Task
     """``(train, heldout)``: the dev tasks (the first ``n_train``; 0 = all 7), and ``n_heldout``
     untrapped two-hop tasks of the main set."""
     from carr_agent.data import example_tasks_path
-    from carr_agent.tasks import load_tasks
+    from carr_agent.task_files import load_tasks
 
     train = load_tasks(example_tasks_path("dev"))
     pool = [t for t in load_tasks(example_tasks_path("all"))

@@ -21,7 +21,7 @@ import json
 import sys
 
 from carr_agent.data import example_tasks_path
-from carr_agent.tasks import load_tasks
+from carr_agent.task_files import load_tasks
 from carr_agent.training.teacher import strategy_scripts
 
 

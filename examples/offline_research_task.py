@@ -30,7 +30,7 @@ from carr_agent.eval.runner import tool_call_counts
 from carr_agent.graph import build_agent
 from carr_agent.rewards import CarrScorer, DeterministicJudge
 from carr_agent.rewards.run import final_answer
-from carr_agent.tasks import load_tasks
+from carr_agent.task_files import load_tasks
 from carr_agent.types import Task
 
 

@@ -14,7 +14,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from carr_agent.tasks import TaskFileError, read_tasks
+from carr_agent.task_files import TaskFileError, read_tasks
 from tests._carr_fixture import SAMPLE_REQUESTS, carr_agent_cmd
 from tests.eval_support import deepdive_task, river_task, town_task, write_world
 from tests.test_cli_inputs import _env

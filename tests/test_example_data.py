@@ -23,7 +23,7 @@ from carr_agent.errors import CorpusError, DataError
 from carr_agent.rewards.judges.deterministic import DeterministicJudge
 from carr_agent.rewards.rubrics import ENTITY_PATTERN, fill_rubric
 from carr_agent.rewards.textnorm import contains_phrase, normalize_text
-from carr_agent.tasks import load_tasks
+from carr_agent.task_files import load_tasks
 from carr_agent.tools.leakage import LeakageGuard
 from carr_agent.urls import normalize_url
 

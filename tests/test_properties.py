@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from carr_agent.errors import HistoryFormatError, TaskFormatError
 from carr_agent.graph.answer import parse_answer, resolve_citations
-from carr_agent.tasks import MAX_ENTITY_LABEL, TaskLineError, check_rubrics, parse_task_line
+from carr_agent.task_files import MAX_ENTITY_LABEL, TaskLineError, check_rubrics, parse_task_line
 from carr_agent.tools.find import find_in_text
 from carr_agent.tools.render import (
     FindMatch,

@@ -13,7 +13,7 @@ from carr_agent.errors import DataError
 from carr_agent.eval import EvalConfig, EvalRunner, ResultStore, write_report
 from carr_agent.graph import build_agent
 from carr_agent.rewards import CarrScorer, DeterministicJudge
-from carr_agent.tasks import load_tasks
+from carr_agent.task_files import load_tasks
 from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
 from tests.cli_support import run_cli

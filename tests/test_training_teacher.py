@@ -7,7 +7,7 @@ from pathlib import Path
 
 from carr_agent.data import example_tasks_path
 from carr_agent.models.toolcalls import parse_tool_calls
-from carr_agent.tasks import load_tasks
+from carr_agent.task_files import load_tasks
 from carr_agent.training.teacher import STRATEGIES, fill_rubric, strategy_scripts
 
 ROOT = Path(__file__).resolve().parents[1]

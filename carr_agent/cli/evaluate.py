@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from carr_agent.eval import EvalRecord
     from carr_agent.rewards.judges import JudgeConfig
-    from carr_agent.tasks import TaskSet
+    from carr_agent.task_files import TaskSet
 
 
 
@@ -215,7 +215,7 @@ def report_command(
 
 def _read_tasks(path: Path, strict: bool, err: Console) -> TaskSet:
     from carr_agent.errors import TaskFormatError
-    from carr_agent.tasks import read_tasks
+    from carr_agent.task_files import read_tasks
 
     try:
         task_set = read_tasks(path, strict=strict)

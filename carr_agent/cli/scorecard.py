@@ -29,7 +29,7 @@ def find_task(task_id: str, tasks_file: Path | None = None) -> Task:
         DataError: no such task (the message lists a few ids).
     """
     from carr_agent.data import example_tasks_path
-    from carr_agent.tasks import load_tasks
+    from carr_agent.task_files import load_tasks
 
     files = [tasks_file] if tasks_file else [example_tasks_path("dev"), example_tasks_path("all")]
     ids: list[str] = []

@@ -8,7 +8,7 @@
 - :mod:`~carr_agent.eval.metrics` — pure metrics: accuracy, rubric fractions, tools, tokens.
 - :mod:`~carr_agent.eval.report` / :mod:`~carr_agent.eval.plots` — the self-contained HTML report.
 
-Task files are read by :mod:`carr_agent.tasks`.
+Task files are read by :mod:`carr_agent.task_files`.
 """
 
 from carr_agent.eval.config import EvalConfig

@@ -68,7 +68,7 @@ class TaskSampler:
 
 def resolve_tasks(spec: str, *, limit: int = 0) -> list[Task]:
     """Load ``data.tasks``: a path, or ``example:dev`` / ``example:all``."""
-    from carr_agent.tasks import load_tasks
+    from carr_agent.task_files import load_tasks
 
     if spec.startswith("example:"):
         from carr_agent.data import example_tasks_path

@@ -129,7 +129,7 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     from carr_agent.data import example_tasks_path
-    from carr_agent.tasks import load_tasks
+    from carr_agent.task_files import load_tasks
     from carr_agent.tools.corpus import default_corpus
 
     tasks = load_tasks(example_tasks_path("dev"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from carr_agent.errors import TaskFormatError
-from carr_agent.tasks import MAX_ENTITY_LABEL, TaskFileError, check_rubrics, read_tasks
+from carr_agent.task_files import MAX_ENTITY_LABEL, TaskFileError, check_rubrics, read_tasks
 
 GOOD = {"id": "good", "question": "Which river?", "label": "Velda", "rubrics": ["<E0> is a river."]}
 

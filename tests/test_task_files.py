@@ -8,7 +8,7 @@ import pytest
 
 from carr_agent.errors import TaskFormatError
 from carr_agent.rewards import CarrScorer, DeterministicJudge
-from carr_agent.tasks import TaskFileError, TaskLineError, iter_tasks, load_tasks, read_tasks
+from carr_agent.task_files import TaskFileError, TaskLineError, iter_tasks, load_tasks, read_tasks
 from tests.eval_support import (
     RIVER_Q,
     YEAR_Q,
