@@ -296,6 +296,7 @@ def _step_record(
         "kl": stats.kl,
         "clip_fraction": stats.clip_fraction,
         "mismatch_masked_fraction": stats.mismatch_fraction,
+        "logprob_abs_diff": stats.logprob_diff,
         "grad_norm": stats.grad_norms[-1] if stats.grad_norms else None,
         "trajectories": len(rollouts),
         "trained_trajectories": len(samples),

@@ -34,6 +34,8 @@ STEP_FIELDS: dict[str, str] = {
                      "(teacher-forced tokens left out; null when none were sampled)",
     "mismatch_masked_fraction": "fraction of freely sampled tokens rejected by the rollout/trainer "
                                 "mismatch window (teacher-forced tokens left out)",
+    "logprob_abs_diff": "mean |trainer - rollout| log-probability of the freely sampled tokens "
+                        "(nats; rollout/trainer agreement)",
     "grad_norm": "global gradient norm before clipping (last update)",
     "trajectories": "rollouts generated this step",
     "trained_trajectories": "rollouts that contributed to the loss",

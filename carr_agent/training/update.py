@@ -56,6 +56,7 @@ class UpdateStats:
     loss_tokens: float = 0.0
     sampled_tokens: float = 0.0
     mismatch_masked: float = 0.0
+    logprob_abs_diff: float = 0.0
     metric_tokens: float = 0.0
     scripted_tokens: float = 0.0
     total_tokens: int = 0
@@ -71,6 +72,11 @@ class UpdateStats:
     def mismatch_fraction(self) -> float | None:
         """Freely sampled tokens rejected by the mismatch window, over freely sampled tokens."""
         return self.mismatch_masked / self.sampled_tokens if self.sampled_tokens else None
+
+    @property
+    def logprob_diff(self) -> float | None:
+        """Mean |trainer − rollout| log-probability over freely sampled tokens (nats)."""
+        return self.logprob_abs_diff / self.sampled_tokens if self.sampled_tokens else None
 
     @property
     def kl(self) -> float | None:
@@ -208,7 +214,15 @@ def update_policy(
         if ref_model is not None and loss_config.kl_coef > 0
         else [None] * len(batches)
     )
-    denominators = [_correction(b, o, loss_config)[0] for o, b in zip(old, batches, strict=True)]
+    corrections = [_correction(b, o, loss_config) for o, b in zip(old, batches, strict=True)]
+    denominators = [c[0] for c in corrections]
+    # Rollout/trainer agreement over every freely sampled token of the step (updates or not).
+    for b, o, (_, _, keep) in zip(batches, old, corrections, strict=True):
+        free = b.sampled_mask
+        stats.sampled_tokens += float(free.sum())
+        stats.scripted_tokens += float((b.loss_mask - free).sum())
+        stats.mismatch_masked += float((free * (~keep).float()).sum())
+        stats.logprob_abs_diff += float((free * (o.float() - b.rollout_logp).abs()).sum())
     per_mini = math.ceil(len(batches) / optim_config.mini_batches)
     # Train mode only matters for gradient checkpointing (HF applies it in training mode only).
     checkpointing = getattr(model, "is_activation_checkpointing", None)
@@ -228,7 +242,7 @@ def update_policy(
             loss_total = 0.0
             pg_total = 0.0
             for i in group:
-                terms, _mask, keep = micro_loss(
+                terms, _mask, _keep = micro_loss(
                     model,
                     batches[i],
                     advs[i],
@@ -246,10 +260,6 @@ def update_policy(
                 stats.clipped_tokens += terms.clipped_tokens
                 stats.metric_tokens += terms.metric_tokens
                 stats.loss_tokens += terms.tokens
-                free = batches[i].sampled_mask
-                stats.sampled_tokens += float(free.sum())
-                stats.scripted_tokens += float((batches[i].loss_mask - free).sum())
-                stats.mismatch_masked += float((free * (~keep).float()).sum())
                 stats.total_tokens += int(batches[i].attention_mask.sum())
             params = [p for p in model.parameters() if p.grad is not None]
             clip = optim_config.grad_clip if optim_config.grad_clip > 0 else float("inf")

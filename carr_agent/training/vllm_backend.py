@@ -262,7 +262,9 @@ class VLLMEngine:
     def sync_weights(self, model: Any) -> None:
         """Push the trained policy's parameters into the engine and drop stale prefix caches."""
         self.wake_up()
-        named = [(name, p.detach()) for name, p in model.named_parameters()]
+        # Tied weights under every name (lm_head.weight too): vLLM's CPU backend keeps its own
+        # copy of a tied LM head, which a sync of embed_tokens alone leaves stale (measured).
+        named = [(name, p.detach()) for name, p in model.named_parameters(remove_duplicate=False)]
         # The worker's reload_weights maps HF names and re-applies the engine's own weight
         # processing (e.g. repacking for CPU kernels), which a plain model.load_weights skips.
         self.llm.collective_rpc(
