@@ -30,7 +30,7 @@ from typing import Any
 
 from carr_agent.errors import CorpusError, FetchError, SearchError
 from carr_agent.paths import cache_root, corpus_cache_dir
-from carr_agent.tools.leakage import CJK_RUN_RE, TOKEN_RE
+from carr_agent.text import CJK_RUN_RE, TOKEN_RE
 from carr_agent.tools.snippet import MAX_SNIPPET, best_snippet
 from carr_agent.types import Hit, Page
 from carr_agent.urls import normalize_url

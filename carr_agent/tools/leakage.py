@@ -1,9 +1,9 @@
 """The leakage guard: hide search hits and pages that quote the question itself.
 
 Benchmark questions are quoted on the web; a page that contains the question usually contains its
-answer too, which turns research into lookup. Per the method (carr-method.md §7) texts are
-normalised to lowercase word tokens, each CJK character being its own token. A text leaks a
-forbidden string ``q`` when
+answer too, which turns research into lookup. Texts are compared as word tokens
+(:func:`carr_agent.text.tokenize`: lowercase, each CJK character a token of its own). A text
+leaks a forbidden string ``q`` when
 
 * ``q`` has at least :data:`NGRAM` tokens and shares any ``NGRAM``-token sequence with the text, or
 * ``q`` is shorter and its token sequence occurs in the text's token sequence (a substring match of
@@ -12,34 +12,12 @@ forbidden string ``q`` when
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
+
+from carr_agent.text import CJK_RUN_RE, TOKEN_RE, tokenize
 
 #: Length of the shared token sequence that counts as a quotation.
 NGRAM = 13
-
-_CJK = (
-    "\u3040-\u30ff"          # hiragana, katakana
-    "\u3400-\u4dbf"          # CJK extension A
-    "\u4e00-\u9fff"          # CJK unified ideographs
-    "\uac00-\ud7af"          # hangul syllables
-    "\uf900-\ufaff"          # CJK compatibility ideographs
-    "\U00020000-\U0002ffff"  # CJK extensions B-F, compatibility supplement
-)
-#: A CJK character, or a run of letters/digits without CJK characters.
-TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
-#: A run of CJK characters.
-CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercase word tokens of ``text``; every CJK character is a token of its own.
-
-    NFKC folding first makes full-width Latin letters and digits match their ASCII forms.
-    """
-    return TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower())
-
 
 class LeakageGuard:
     """Decides whether a text quotes any of the forbidden strings (usually the task's question).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from carr_agent.tools.leakage import TOKEN_RE, tokenize
+from carr_agent.text import TOKEN_RE, tokenize
 
 #: Default longest snippet, in characters.
 MAX_SNIPPET = 300

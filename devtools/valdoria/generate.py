@@ -78,7 +78,8 @@ def _check_leaks(docs: list[Doc], tasks: list[dict[str, Any]]) -> None:
     A thread may also match another task whose question shares a 13-token phrase with the one
     it quotes; the guard then hides it for both tasks, which is harmless.
     """
-    from carr_agent.tools.leakage import NGRAM, tokenize
+    from carr_agent.text import tokenize
+    from carr_agent.tools.leakage import NGRAM
 
     grams: dict[tuple[str, ...], str] = {}
     short: dict[str, str] = {}
