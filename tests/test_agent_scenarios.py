@@ -225,3 +225,28 @@ def test_any_tool_call_arguments_end_in_observations_never_a_crash(corpus, calls
     state = _run(turns, search=corpus, fetcher=corpus)
     assert state["answer"]["exact_answer"] == "UFC 219"
     assert len(_tool_messages(state)) == len(calls)
+
+
+class _BrokenBackend:
+    """A third-party backend failing the way libraries do: with OSError/ValueError subclasses."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        raise self.exc
+
+    def fetch(self, url: str) -> Any:
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [ConnectionResetError("peer reset"), TimeoutError("slow"),
+                                 OSError("disk gone"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+                                 ValueError("bad url")])
+def test_backend_library_errors_become_observations(exc: Exception) -> None:
+    backend = _BrokenBackend(exc)
+    state = _run([{"tool_calls": [{"name": "search", "args": {"query": "x"}},
+                                  {"name": "open", "args": {"id_or_url": "https://a.example/"}}]}, FINAL],
+                 search=backend, fetcher=backend)
+    assert [m.status for m in _tool_messages(state)] == ["error", "error"]
+    assert state["answer"]["exact_answer"] == "UFC 219"

@@ -7,8 +7,9 @@ observation carries the text the model sees (the reference formats of
 the text shown and, when known, its offsets in the page text.
 
 Failures the agent can recover from raise :class:`carr_agent.errors.ToolError` subclasses with
-messages written for the model; leaked hits and pages (see :mod:`carr_agent.tools.leakage`) are
-hidden, never an error.
+messages written for the model (a backend's own ``ValueError``/``UnicodeError``/``OSError`` is
+mapped to a ``SearchError``/``FetchError`` here, at the seam); leaked hits and pages (see
+:mod:`carr_agent.tools.leakage`) are hidden, never an error.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ class Browser:
             found = self.search_backend.search(query.strip(), asked)
         except ToolError:
             raise
-        except ValueError as exc:  # a backend that cannot take this query (UnicodeError too)
-            raise SearchError(f"search failed for {query!r}: {exc}") from exc
+        except (ValueError, OSError) as exc:  # a query it cannot take, a network error
+            raise SearchError(f"search failed for {query!r}: {type(exc).__name__}: {exc}") from exc
         hits = [h for h in found if not self._leaks(h)][:k]
         text = render_search(hits)
         records = [self._hit_record(h, step) for h in hits]
@@ -143,8 +144,8 @@ class Browser:
             page = self.fetcher.fetch(url)
         except ToolError:
             raise
-        except ValueError as exc:  # a fetcher that cannot parse the URL (UnicodeError too)
-            raise FetchError(f"cannot open {url!r}: {exc}") from exc
+        except (ValueError, OSError) as exc:  # a URL it cannot parse, a network error
+            raise FetchError(f"cannot open {url!r}: {type(exc).__name__}: {exc}") from exc
         if self.guard is not None and self.guard.any_leaked((page.title, page.text)):
             logger.info("hid page %s: it quotes the question", page.url)
             return Observation(text=UNAVAILABLE, records=[])
