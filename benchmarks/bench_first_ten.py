@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="llama, llama+cite (--cite-only-seen) and/or hf (the baseline)")
     parser.add_argument("--skip-eval", action="store_true", help="measure the demo only")
     parser.add_argument("--eval-limit", type=int, default=None,
-                        help="only the first N dev tasks (e.g. for the slow baseline)")
+                        help="only the first N dev tasks")
+    parser.add_argument("--baseline-eval-limit", type=int, default=None,
+                        help="only the first N dev tasks for the hf baseline (it is slow)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per command")
     parser.add_argument("--results-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             row = demo(engine, work, env, args.timeout)
             print(f"[{engine}] demo: {row}", file=sys.stderr)
             if not args.skip_eval:
-                row.update(evaluate(engine, work, env, args.timeout, args.eval_limit))
+                limit = args.baseline_eval_limit if engine == "hf" else None
+                row.update(evaluate(engine, work, env, args.timeout, limit or args.eval_limit))
                 print(f"[{engine}] eval: {row}", file=sys.stderr)
             rows.append(row)
     notes = (

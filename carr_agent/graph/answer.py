@@ -2,7 +2,7 @@
 
 Pure functions over text and ledger records. A citation is *seen* when some observation of the
 run came from the same normalised URL (:func:`carr_agent.urls.normalize_url`); citations to URLs
-no tool ever showed are flagged, because they cannot be evidence (carr-method.md §2). The citation
+no tool ever showed are flagged, because they cannot be evidence (arXiv 2601.06021). The citation
 syntax itself lives in :mod:`carr_agent.citations`, shared with the rewards.
 """
 

@@ -2,8 +2,8 @@
 
 A trajectory keeps everything a later step needs: the question, the messages (LangChain dicts,
 tool artifacts included), the citation ledger, the parsed answer and why the run stopped. The
-reference history (reference-protocol.md) is what the reference reward server and RL stacks
-consume: ``browser.search`` / ``browser.open`` / ``browser.find`` calls with JSON-string
+reference history (the format of the reference implementation, github.com/THUDM/CaRR) is what
+the reference reward server and RL stacks consume: ``browser.search`` / ``browser.open`` / ``browser.find`` calls with JSON-string
 arguments and tool turns of ``[{"tool_call_id", "output"}]``.
 """
 

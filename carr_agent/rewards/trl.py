@@ -242,7 +242,7 @@ def log_reward_metrics(log_metric: Callable[[str, float], None], results: Sequen
     log_metric("carr/unknown_rate", sum(r.reward is None for r in results) / max(len(results), 1))
 
 
-#: The name used in ``interfaces.md``.
+#: An alias of :func:`make_carr_reward_func`.
 carr_reward_func = make_carr_reward_func
 
 __all__ = [

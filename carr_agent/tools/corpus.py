@@ -1,7 +1,7 @@
 """The offline corpus: a JSONL of pages indexed with tantivy; a search backend and a page fetcher.
 
 Corpus lines are JSON objects ``{"url", "title", "text", "date"}`` (``url`` and ``text`` required).
-The title and the text are indexed as one field (measured in apis.md §8: this makes the ranking
+The title and the text are indexed as one field (measured: this makes the ranking
 agree with plain BM25 engines), with English stemming and CJK text split into characters and
 character bigrams; the original line is stored, so the page text comes back byte for byte. Pages
 are looked up by normalised URL (:func:`carr_agent.urls.normalize_url`), so ``http://www.x.org/a/``

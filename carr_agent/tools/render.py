@@ -1,6 +1,6 @@
 """The text contract of tool observations: render for the model, parse back from histories.
 
-The formats are the reference's (``/work/shared/spec/reference-protocol.md``) so trajectories from
+The formats are the reference's (the reference implementation, github.com/THUDM/CaRR) so trajectories from
 this project and from the reference stack read the same. ``parse_*`` is the exact inverse of
 ``render_*`` for everything ``render_*`` produces (round-trip tested); the parsers are also lenient
 with histories written by other stacks (missing ``Date:`` lines, extra blank lines).

@@ -6,7 +6,7 @@ Every key is optional; unknown keys and values of the wrong type are refused wit
 :class:`~carr_agent.errors.ConfigError` that names the dotted key (``rollout.group_size``), so a
 typo never silently falls back to a default. ``carr-agent train config-show`` prints every default.
 
-The defaults follow the paper's setup (carr-method.md §6) where it applies to any scale: asymmetric
+The defaults follow the paper's setup (arXiv 2601.06021) where it applies to any scale: asymmetric
 clip 0.2/0.28, token-level averaging, no KL, AdamW with weight decay 0.1, temperature 1.0, the
 mismatch window [0.5, 2]. Sizes (group size, questions per step, tokens) default to values a CPU
 smoke run can finish; a GPU config sets them up (``examples/train_gpu_vllm.yaml``).

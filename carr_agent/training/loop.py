@@ -1,6 +1,6 @@
 """The C-GRPO training loop.
 
-Algorithm (carr-method.md §5-6), for step s = 1 .. max_steps (resuming after the last checkpoint):
+Algorithm (arXiv 2601.06021), for step s = 1 .. max_steps (resuming after the last checkpoint):
 
 1. **Questions.** Take ``data.questions_per_step`` tasks from the seeded sampler.
 2. **Rollouts.** For each question run G = ``rollout.group_size`` rollouts through the real

@@ -10,7 +10,7 @@ scalar to minimise. Each normalises by totals over the whole mini-batch (``batch
 ``batch.total_sequences``), so summing the losses of its micro-batches gives exactly the
 mini-batch objective: gradient accumulation changes memory, not the maths.
 
-The paper's objective (carr-method.md §6) is ``clipped_token_mean``::
+The paper's objective (arXiv 2601.06021) is ``clipped_token_mean``::
 
     r_t   = exp(logp_t - old_logp_t)
     L     = - Σ_t m_t · min(r_t · A, clip(r_t, 1 - ε_low, 1 + ε_high) · A) / Σ_t m_t
