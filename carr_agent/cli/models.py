@@ -69,3 +69,38 @@ def list_models() -> None:
 
 def _dir_size(path) -> int:  # type: ignore[no-untyped-def]
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@models_app.command("serve")
+def serve_model(
+    name: Annotated[str, typer.Argument(
+        metavar="MODEL", help="Local model short name, or scripted:PATH.json (tests, demos).",
+    )] = "qwen2.5-0.5b",
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    engine: Annotated[str, typer.Option(
+        "--engine", metavar="auto|llama|hf", help="Engine of the local model (see `run --help`).",
+    )] = "auto",
+    cite_only_seen: Annotated[bool, typer.Option(
+        "--cite-only-seen", help="Constrain answers' citations to pages the conversation showed "
+                                 "(llama engine; inference only).",
+    )] = False,
+) -> None:
+    """Serve a local model behind an OpenAI-compatible endpoint (/v1/chat/completions), for
+    `run`/`eval --base-url http://HOST:PORT/v1 --model MODEL` and the LLM judge."""
+    from rich.console import Console
+
+    from carr_agent.errors import CarrError
+    from carr_agent.models.serve import create_model_app
+    from carr_agent.models.spec import chat_model_from_spec
+
+    console = Console(stderr=True)
+    try:
+        model, desc = chat_model_from_spec(name, engine=engine, cite_only_seen=cite_only_seen)
+    except CarrError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    import uvicorn
+
+    console.print(f"serving {desc} as model [bold]{name}[/bold] on http://{host}:{port}/v1")
+    uvicorn.run(create_model_app(model, name), host=host, port=port, log_level="warning")
