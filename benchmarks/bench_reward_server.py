@@ -44,12 +44,14 @@ from typing import Any
 
 import harness
 import httpx
+import orjson
 from bench_judge_cost import Trajectory, build_trajectories, example_tasks
 from harness import summarize_ms, write_results
 
 from carr_agent.rewards.citations import answer_body, cited_urls
 from carr_agent.rewards.evidence import build_evidence_context, collect_evidence
 from carr_agent.rewards.history import parse_history
+from carr_agent.rewards.judges.keepalive import HTTPError, KeepAliveClient
 from carr_agent.rewards.judges.prompts import (
     identify_entities_prompt,
     outcome_prompt,
@@ -195,33 +197,37 @@ async def drive(url: str, bodies: Sequence[dict[str, Any]], concurrency: int,
             peak.append(proc.memory_info().rss)
             await asyncio.sleep(0.1)
 
-    async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=concurrency)) as client:
+    # the lean keep-alive client: the load generator shares the machine with both servers, so it
+    # should cost them as little CPU as possible
+    client = KeepAliveClient(url, max_idle=concurrency)
+    headers = {"Content-Type": "application/json"}
 
-        async def one(body: bytes) -> None:
-            async with limit:
-                t = time.perf_counter()
-                try:
-                    resp = await client.post(f"{url}/evaluate", content=body,
-                                             headers={"content-type": "application/json"})
-                except httpx.HTTPError as exc:
-                    latencies.append(time.perf_counter() - t)
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    return
+    async def one(body: bytes) -> None:
+        async with limit:
+            t = time.perf_counter()
+            try:
+                async with asyncio.timeout(300):
+                    resp = await client.post("/evaluate", body, headers)
+            except (HTTPError, TimeoutError) as exc:
                 latencies.append(time.perf_counter() - t)
-                reward = resp.json().get("reward") if resp.status_code == 200 else None
-                if reward is None:
-                    errors.append(f"{resp.status_code}: {resp.text[:200]}")
-                else:
-                    rewards.append(float(reward))
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return
+            latencies.append(time.perf_counter() - t)
+            reward = orjson.loads(resp.body).get("reward") if resp.status == 200 else None
+            if reward is None:
+                errors.append(f"{resp.status}: {resp.body[:200]!r}")
+            else:
+                rewards.append(float(reward))
 
-        sampler = asyncio.create_task(sample())
-        cpu0 = cpu_seconds(server_pid)
-        start = time.perf_counter()
-        await asyncio.gather(*(one(b) for b in encoded))
-        elapsed = time.perf_counter() - start
-        cpu = cpu_seconds(server_pid) - cpu0
-        done.set()
-        await sampler
+    sampler = asyncio.create_task(sample())
+    cpu0 = cpu_seconds(server_pid)
+    start = time.perf_counter()
+    await asyncio.gather(*(one(b) for b in encoded))
+    elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(server_pid) - cpu0
+    done.set()
+    await sampler
+    await client.aclose()
     return {"elapsed": elapsed, "latencies": latencies, "errors": len(errors),
             "error_examples": errors[:3], "server_cpu_s": cpu,
             "mean_reward": round(sum(rewards) / len(rewards), 3) if rewards else None,

@@ -44,6 +44,11 @@ def _combining_marks() -> dict[int, None]:
     return {cp: None for cp in range(_LAST_COMBINING + 1) if unicodedata.combining(chr(cp))}
 
 
+def remove_combining_marks(text: str) -> str:
+    """``text`` without combining marks (accents once decomposed by NFD/NFKD)."""
+    return text if text.isascii() else text.translate(_combining_marks())
+
+
 def normalize_text(text: str) -> str:
     """Casefolded, accent-free, punctuation-folded text with canonical numbers.
 
@@ -71,7 +76,7 @@ def normalize_text(text: str) -> str:
 def _normalize_piece(text: str) -> str:
     if not text.isascii():  # ASCII is its own NFKC/NFKD form, without combining marks
         text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
-        text = text.translate(_combining_marks())
+        text = remove_combining_marks(text)
     text = _NUMBER.sub(lambda m: " " + _canonical_number(m.group(0)) + " ", text.casefold())
     return " ".join(_TOKEN.findall(text))
 

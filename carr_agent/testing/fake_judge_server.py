@@ -39,6 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from carr_agent.rewards.textnorm import remove_combining_marks
+
 logger = logging.getLogger(__name__)
 
 MODES = ("ok", "garbage", "error", "flaky-error", "flaky-garbage")
@@ -84,8 +88,8 @@ class FakeJudgeState:
 
 def normalize(text: str) -> str:
     """Lowercase, strip accents and punctuation, collapse spaces."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # ASCII has no accents to strip
+        text = remove_combining_marks(unicodedata.normalize("NFKD", text))
     return " ".join(_WORD.findall(text.lower()))
 
 
@@ -281,18 +285,18 @@ def create_app(state: FakeJudgeState | None = None):  # -> Starlette
     """The fake judge as a Starlette app (``state`` is shared with the caller, for tests)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     st = state or FakeJudgeState()
 
-    async def completions(request: Request) -> JSONResponse:
+    async def completions(request: Request) -> Response:
         st.calls += 1
         call_no = st.calls
         st.in_flight += 1
         st.max_in_flight = max(st.max_in_flight, st.in_flight)
         try:
-            body = await request.json()
+            body = orjson.loads(await request.body())
             if st.latency_s:
                 await asyncio.sleep(st.latency_s)
             kind, text = answer(_prompt_of(body.get("messages")), st.gold)
@@ -307,7 +311,7 @@ def create_app(state: FakeJudgeState | None = None):  # -> Starlette
             if failing:
                 text = "lorem ipsum: this is not what you asked for {"
             st.by_status[200] += 1
-            return JSONResponse({
+            return Response(orjson.dumps({
                 "id": f"chatcmpl-fake-{call_no}",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -315,7 +319,7 @@ def create_app(state: FakeJudgeState | None = None):  # -> Starlette
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            })
+            }), media_type="application/json")
         finally:
             st.in_flight -= 1
 
