@@ -182,3 +182,16 @@ def test_eval_names_a_store_path_that_cannot_be_created(tmp_path) -> None:
                  "--model", f"scripted:{script}", "--corpus", str(corpus))
     assert proc.returncode == 2 and "error:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_corpus_pages_at_ipv6_literals_and_odd_ports_build_and_open(tmp_path) -> None:
+    docs = [{"url": "https://[2001:db8::1]/c", "title": "IPv6 page", "text": "an IPv6 literal host"},
+            {"url": "http://example.org:8080/p", "title": "Port page", "text": "a non-default port"},
+            {"url": "http://example.org:99999/q", "title": "Bad port", "text": "a port out of range"}]
+    src = _write(tmp_path / "docs.jsonl", [json.dumps(d).encode() for d in docs])
+    built = _carr(tmp_path, "corpus", "build", str(src), "-o", str(tmp_path / "ix"))
+    assert built.returncode == 0, built.stderr
+    for url, text in [("http://[2001:DB8::1]/c/", "IPv6 literal"), ("https://example.org:8080/p", "non-default"),
+                      ("http://example.org:99999/q", "out of range")]:
+        opened = _carr(tmp_path, "corpus", "open", str(tmp_path / "ix"), url)
+        assert opened.returncode == 0 and text in opened.stdout, (url, opened.stderr)
