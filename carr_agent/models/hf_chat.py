@@ -6,8 +6,10 @@ conversation with the tokenizer's chat template (tools included), samples a repl
 ``<tool_call>`` blocks into ``AIMessage.tool_calls`` and reports malformed ones as
 ``invalid_tool_calls``.
 
-For training it can record every turn at token level (:mod:`carr_agent.models.recording`), and it
-can be *scripted*: given completions as text, it teacher-forces them — one forward pass scores the
+For training it can record every turn at token level (:mod:`carr_agent.models.recording`). Prompt
+ids are built token-in/token-out: a turn that follows one of this model's own turns gets that
+turn's prompt ids + its sampled ids + the encoded new messages, so what the policy sampled is
+never re-tokenised. It can also be *scripted*: given completions as text, it teacher-forces them — one forward pass scores the
 text under the policy — and records them exactly like sampled turns. Tests and the CPU training
 check use this to drive real tool calls through a random tiny model.
 
@@ -440,7 +442,8 @@ class HFChatModel(BaseChatModel):
     def score(
         self, prompt_ids: Sequence[int], completion_ids: Sequence[int], temperature: float = 1.0
     ) -> list[float]:
-        """Log-probability of each completion token under ``softmax(logits / temperature)``.
+        """Log-probability of each completion token under ``softmax(logits / temperature)``,
+        restricted to this model's top-k/top-p set (each completion token kept in it).
 
         One forward pass over ``prompt_ids + completion_ids``; thread-safe.
         """
