@@ -276,3 +276,27 @@ def test_third_party_info_logs_are_silent_unless_verbose() -> None:
     finally:
         logging.getLogger("carr_agent").setLevel(logging.NOTSET)
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_concurrency_is_dash_j_everywhere_and_dash_c_only_means_config() -> None:
+    """Defect: `score -c 8` was concurrency while `train -c FILE` was the config file."""
+    import click
+    import typer
+
+    from carr_agent.cli import _register, app
+
+    _register()
+    root = typer.main.get_command(app)
+    seen: dict[str, set[str]] = {}
+
+    def walk(cmd: click.Command, path: str) -> None:
+        for p in getattr(cmd, "params", []):
+            for opt in getattr(p, "opts", []):
+                seen.setdefault(opt, set()).add(f"{path} {p.name}")
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(root, "carr-agent")
+    assert {s.split()[-1] for s in seen.get("-c", set())} <= {"config"}, seen.get("-c")
+    assert {s.split()[-1] for s in seen.get("-j", set())} == {"concurrency"}
+    assert {s.split()[-1] for s in seen.get("--concurrency", set())} == {"concurrency"}

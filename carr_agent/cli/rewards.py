@@ -64,7 +64,7 @@ def _fail(message: str) -> typer.Exit:
 def score(
     input: Annotated[Path, typer.Argument(help="JSONL of /evaluate requests (reference format).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="JSONL of results (appended; resumable).")],
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests judged at once.")] = 8,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Requests judged at once.")] = 8,
     judge: JudgeOption = "auto",
     judge_base_url: JudgeBaseUrlOption = None,
     judge_model: JudgeModelOption = None,
@@ -137,7 +137,7 @@ def serve_reward(
     prompt_style: PromptStyleOption = None,
     judge_rpm: JudgeRpmOption = None,
     judge_tpm: JudgeTpmOption = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests being judged at once, at most (a memory guard; judging is limited by the judge's limits: --judge-concurrency, --judge-rpm, --judge-tpm).")] = 512,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Requests being judged at once, at most (a memory guard; judging is limited by the judge's limits: --judge-concurrency, --judge-rpm, --judge-tpm).")] = 512,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite file keeping finished responses " "(identical retries answered from it, also after a restart).")] = None,
     judge_cache: JudgeCacheOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for one request's judging (then 504).")] = 600.0,
@@ -178,10 +178,10 @@ def rubrics(
     input: Annotated[Path, typer.Argument(help="JSONL of questions: {id?, question, label|answer}.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Task JSONL to write (appended; resumable).")],
     judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", "--base-url", help="OpenAI-compatible LLM URL.")] = None,
-    model: Annotated[str | None, typer.Option("--model", "--judge-model", help="Model name.")] = None,
+    model: Annotated[str | None, typer.Option("--judge-model", "--model", help="Judge model name on --judge-base-url.")] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="CARR_JUDGE_API_KEY", help="API key (prefer the env variable).")] = None,
     attempts: Annotated[int, typer.Option("--attempts", min=1, help="Tries per question on invalid output.")] = 3,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Questions at once.")] = 4,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Questions at once.")] = 4,
 ) -> None:
     """Decompose questions into <E>-labelled single-hop rubrics with an LLM; write tasks."""
     from rich.console import Console
