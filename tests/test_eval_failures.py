@@ -114,3 +114,23 @@ def test_an_answer_with_lone_surrogates_is_stored(tmp_path, corpus):
         (rec,) = store.records(runner.config.hash)
     assert "Velda \ufffdRiver" in rec.answer
     assert "\ud800" in rec.trajectory["answer"]["text"]  # the JSON columns keep it, escaped
+
+
+def test_a_crash_while_making_the_record_is_stored_and_not_retried(tmp_path, corpus, monkeypatch):
+    import carr_agent.eval.runner as runner_module
+
+    real = runner_module.make_record
+
+    def crashing(task, *args, **kwargs):
+        if task.id == "town":
+            raise ValueError("a value the record cannot hold")
+        return real(task, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "make_record", crashing)
+    tasks = load_tasks(write_jsonl(tmp_path / "t.jsonl", [river_task(), town_task()]))
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runner = runner_for(corpus, store)
+        assert runner.run(tasks).written == 2
+        assert runner.run(tasks).skipped == 2  # the crashed one is done (with its error)
+        town = {r.task_id: r for r in store.records(runner.config.hash)}["town"]
+    assert town.finish_reason == "error" and "a value the record cannot hold" in town.errors[0]

@@ -129,7 +129,7 @@ class EvalRunner:
                 except Exception as exc:  # one task never aborts the whole run
                     logger.error("task %s: evaluation crashed: %s: %s", task.id,
                                  type(exc).__name__, exc, exc_info=True)
-                    record = _failed_record(task, self.config.hash, exc, 0.0)
+                    record = _failure_record(task, self.config.hash, exc, 0.0)
             try:
                 written = await asyncio.to_thread(self.store.save, record)
             except Exception as exc:  # e.g. a value SQLite cannot store
@@ -158,10 +158,7 @@ class EvalRunner:
         except Exception as exc:  # an eval harness records any failed run and goes on
             logger.warning("task %s: agent run failed: %s: %s", task.id, type(exc).__name__, exc,
                            exc_info=logger.isEnabledFor(logging.DEBUG))
-            wall = time.perf_counter() - start
-            if isinstance(exc, PERMANENT_ERRORS):
-                return _errored_record(task, self.config.hash, exc, wall)
-            return _failed_record(task, self.config.hash, exc, wall)
+            return _failure_record(task, self.config.hash, exc, time.perf_counter() - start)
         trajectory = read_run(state)
         answer = trajectory.answer or ""
         ledger: list[LedgerRecord] = list(trajectory.ledger)
@@ -275,6 +272,13 @@ def _failed_record(task: Task, config_hash: str, exc: BaseException, wall_s: flo
         label=task.label, hops=_hops(task), errors=[f"{type(exc).__name__}: {exc}"],
         wall_s=wall_s,
     )
+
+
+def _failure_record(task: Task, config_hash: str, exc: BaseException, wall_s: float) -> EvalRecord:
+    """Done-with-error for :data:`PERMANENT_ERRORS` (not retried), else ``failed`` (retried)."""
+    if isinstance(exc, PERMANENT_ERRORS):
+        return _errored_record(task, config_hash, exc, wall_s)
+    return _failed_record(task, config_hash, exc, wall_s)
 
 
 def _errored_record(task: Task, config_hash: str, exc: BaseException, wall_s: float) -> EvalRecord:
