@@ -33,7 +33,6 @@ import copy
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,6 +60,7 @@ from carr_agent.rewards.judges.prompts import (
     support_prompt,
 )
 from carr_agent.rewards.rubrics import all_entity_labels, fill_rubric
+from carr_agent.testing.processes import free_port, start_server, stop
 
 ALPHA = 0.3
 logger = logging.getLogger(__name__)
@@ -69,46 +69,16 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def carr_agent_cmd() -> list[str]:
     script = Path(sys.executable).with_name("carr-agent")
     return [str(script)] if script.exists() else [sys.executable, "-m", "carr_agent.cli"]
 
 
-def start(cmd: list[str], port: int, log: Path, *, timeout: float = 90.0,
-          cwd: Path | None = None, ready: str = "/health") -> subprocess.Popen:
-    """Start a server process and wait until ``GET ready`` answers (any HTTP status will do:
-    the reference server has no health route); the log names a failed start."""
-    fh = log.open("wb")
-    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}: "
-                               f"{log.read_text(errors='replace')[-2000:]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1.0)
-            return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{cmd} did not answer on port {port} within {timeout} s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def start(cmd: list[str], port: int, log: Path, *, cwd: Path | None = None,
+          ready: str = "/health") -> subprocess.Popen:
+    """Start a server process and wait for it (any answer to ``ready`` will do: the reference
+    server has no health route)."""
+    return start_server(cmd, port, log=log, cwd=cwd, ready=ready, any_status=True, timeout=90.0)
 
 
 # ----------------------------------------------------------------------------- requests

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from carr_agent.testing.processes import free_port, start_server, stop  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_REQUESTS = ROOT / "examples" / "data" / "evaluate_requests.jsonl"
@@ -43,12 +40,6 @@ def sample_task_dict() -> dict:
 # ------------------------------------------------------------------ real server processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def carr_agent_cmd() -> list[str]:
     """The installed ``carr-agent`` script of this interpreter's environment."""
     script = Path(sys.executable).with_name("carr-agent")
@@ -56,36 +47,6 @@ def carr_agent_cmd() -> list[str]:
         return [str(script)]
     found = shutil.which("carr-agent")
     return [found] if found else [sys.executable, "-m", "carr_agent.cli"]
-
-
-def start_server(cmd: list[str], port: int, *, env: dict | None = None, timeout: float = 60.0,
-                 log: Path | None = None) -> subprocess.Popen:
-    """Start a server process and wait until ``GET /health`` answers 200."""
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            detail = log.read_text(errors="replace")[-2000:] if log else ""
-            raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}: {detail}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{cmd} did not come up on port {port} within {timeout} s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def write_gold_tasks(path: Path) -> Path:
