@@ -190,3 +190,38 @@ def test_every_rollout_has_a_termination_reason(corpus, script, calls, terminati
     rollout = _runner(corpus, net, tok, max_tool_calls=calls).run_one(TASK, 0, script)
     assert rollout.termination == termination
     assert rollout.to_record()["termination"] == termination
+
+
+class _EngineThatOverflows:
+    """Stands in for a VLLMEngine: the first turn samples a tool call, the second one's prompt
+    is over max_model_len (the real engine's check is exercised in test_training_vllm.py)."""
+
+    def __init__(self, tok) -> None:
+        self.tok = tok
+        self.calls = 0
+
+    def generate(self, prompt_ids, **kwargs):
+        from carr_agent.errors import ContextLengthError
+
+        self.calls += 1
+        if self.calls > 1:
+            raise ContextLengthError(f"the prompt has {len(prompt_ids)} tokens, "
+                                     "rollout.vllm.max_model_len is 64")
+        ids = self.tok(CALL, add_special_tokens=False)["input_ids"] + [
+            self.tok.convert_tokens_to_ids("<|im_end|>")]
+        return ids, [-0.5] * len(ids), "stop"
+
+
+def test_a_vllm_max_model_len_overflow_ends_the_rollout_not_the_run(corpus) -> None:
+    from carr_agent.training.vllm_backend import VLLMChatModel
+
+    net, tok = build_tiny_model(0)
+    policy = VLLMChatModel(model=net, tokenizer=tok, engine=_EngineThatOverflows(tok),
+                           max_new_tokens=8)
+    runner = RolloutRunner(policy=policy, search=corpus, fetcher=corpus,
+                           scorer=CarrScorer(DeterministicJudge()),
+                           config=RolloutConfig(group_size=2, page_budget=400))
+    rollout = runner.run_one(TASK, 0)
+    runner.score([rollout])
+    assert rollout.termination == "context_budget" and rollout.result.reward == 0.0
+    assert rollout.trajectory is not None and rollout.trajectory.num_turns == 1
