@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import socket
-import threading
 import time
 import tracemalloc
 import zlib
@@ -32,6 +31,7 @@ import harness
 from harness import write_results
 
 from carr_agent.errors import FetchError
+from carr_agent.testing.raw_server import RawServer
 from carr_agent.tools.fetch import HttpFetcher
 
 MB = 1 << 20
@@ -56,36 +56,6 @@ def bomb(encoding: str, size_mib: int) -> bytes | None:
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
     c = zlib.compressobj(9, zlib.DEFLATED, wbits)
     return b"".join(c.compress(piece) for _ in range(size_mib)) + c.flush()
-
-
-class Server:
-    """A raw TCP server on 127.0.0.1; ``handler(conn, path)`` answers each connection."""
-
-    def __init__(self, handler: Callable[[socket.socket, str], None]) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.handler = handler
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        try:
-            request = conn.recv(65536).decode("latin-1")
-            self.handler(conn, request.split(" ", 2)[1] if " " in request else "/")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
 
 def serve_body(body: bytes, encoding: str) -> Callable[[socket.socket, str], None]:
@@ -184,10 +154,10 @@ def main() -> None:
         if body is None:
             print(f"skipping {encoding}: its library is not installed")
             continue
-        both(f"{encoding} bomb ({args.bomb_mib} MiB decoded)", Server(serve_body(body, encoding)).url(),
+        both(f"{encoding} bomb ({args.bomb_mib} MiB decoded)", RawServer(serve_body(body, encoding)).url(),
              wire=len(body))
-    both(f"headers trickling for {args.trickle_s:g} s", Server(trickle(args.trickle_s)).url())
-    both(f"{args.hops} redirect hops x 0.4 s", Server(slow_hops(args.hops)).url("/0"))
+    both(f"headers trickling for {args.trickle_s:g} s", RawServer(trickle(args.trickle_s)).url())
+    both(f"{args.hops} redirect hops x 0.4 s", RawServer(slow_hops(args.hops)).url("/0"))
     write_results("fetch_limits", rows, params=vars(args) | {"results_dir": str(args.results_dir)},
                   notes=f"max_bytes={args.max_bytes}, total_timeout={args.total_timeout:g}s, "
                         "read_timeout=15s; peak_heap_mib is tracemalloc's peak of Python "

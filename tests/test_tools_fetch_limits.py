@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
 import time
 import tracemalloc
 import zlib
@@ -21,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carr_agent.errors import BlockedURLError, FetchError
+from carr_agent.testing.raw_server import RawServer
 from carr_agent.tools.decoding import DecodedTooLarge, decode_body
 from carr_agent.tools.fetch import HttpFetcher
 from carr_agent.tools.ssrf import address_problem
@@ -105,43 +105,6 @@ def test_a_corrupt_encoded_body_is_a_fetch_error(http_server, local) -> None:
 
 
 # -- timeouts: raw socket servers that misbehave --------------------------------------------
-
-
-class RawServer:
-    """A TCP server on 127.0.0.1 running ``handler(conn, path)`` per connection, in threads."""
-
-    def __init__(self, handler: Callable[[socket.socket, str], None]) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.handler = handler
-        self.stopped = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        try:
-            request = conn.recv(65536).decode("latin-1")
-            path = request.split(" ", 2)[1] if " " in request else "/"
-            self.handler(conn, path)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.sock.close()
 
 
 @pytest.fixture
