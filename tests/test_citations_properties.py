@@ -24,7 +24,7 @@ paths = st.from_regex(r"(/[A-Za-z0-9_.~-]{1,12}){0,4}", fullmatch=True)
 labels = st.from_regex(r"[0-9]{1,3}|[A-Za-z][A-Za-z ]{0,10}", fullmatch=True)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(hostile_text)
 def test_citation_parsing_is_total(text):
     for citation in extract_citations(text):
@@ -33,7 +33,7 @@ def test_citation_parsing_is_total(text):
     assert len(answer_body(text)) <= len(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(hostile_text)
 def test_url_functions_are_total(text):
     assert isinstance(normalize_url(text), str)
@@ -41,7 +41,7 @@ def test_url_functions_are_total(text):
     assert source_id(text).startswith("S")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(labels, st.sampled_from(["http", "https"]), hosts, paths), max_size=8),
        st.sampled_from([" ", ", ", "\n", " and "]))
 def test_written_links_are_found_in_order(links, sep):
@@ -51,7 +51,7 @@ def test_written_links_are_found_in_order(links, sep):
         (label.strip(), f"{scheme}://{host}{path}") for label, scheme, host, path in links]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(hosts, paths, st.sampled_from(["", "/", "#frag", "/#x"]))
 def test_url_variants_share_a_key(host, path, tail):
     key = normalize_url(f"https://{host}{path}")

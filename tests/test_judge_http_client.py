@@ -163,3 +163,11 @@ def test_judge_limits_come_from_the_configuration_and_the_environment():
         JudgeConfig.from_env({**env, "CARR_JUDGE_RPM": "fast"})
     with pytest.raises(ConfigError):
         JudgeConfig.from_env({**env, "CARR_JUDGE_TPM": "-1"})
+
+
+async def test_tokens_per_minute_spread_large_prompts(judge):
+    c = client(judge.url, limits=JudgeLimits(tokens_per_minute=60 * 400))  # 400 tokens/s
+    prompt = "x" * 1600  # ~400 tokens each: one per second
+    start = time.perf_counter()
+    await asyncio.gather(*(c.ainvoke([{"role": "user", "content": prompt}]) for _ in range(3)))
+    assert time.perf_counter() - start >= 1.8

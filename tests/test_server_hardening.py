@@ -175,3 +175,20 @@ def test_response_cache_is_bounded_in_bytes():
     cache.put("huge", b"y" * 20_000)   # larger than the budget: not kept in memory
     assert cache.get("huge") is None and cache.nbytes <= 10_000
     assert cache.get("k19") == b"x" * 3000
+
+
+def test_metrics_histograms_are_cumulative_and_labels_escaped():
+    from carr_agent.rewards.metrics import Counter, Histogram, Registry
+
+    registry = Registry()
+    hist = registry.add(Histogram("t_seconds", "latency", ["route"], buckets=(0.1, 1.0)))
+    count = registry.add(Counter("t_total", "count", ["status"]))
+    for value in (0.05, 0.5, 0.5, 5.0):
+        hist.observe(value, "llm")
+    count.inc('a"b\n')
+    text = registry.render()
+    assert 't_seconds_bucket{route="llm",le="0.1"} 1' in text
+    assert 't_seconds_bucket{route="llm",le="1"} 3' in text
+    assert 't_seconds_bucket{route="llm",le="+Inf"} 4' in text
+    assert 't_seconds_count{route="llm"} 4' in text and 't_seconds_sum{route="llm"} 6.05' in text
+    assert 't_total{status="a\\"b\\n"} 1' in text
