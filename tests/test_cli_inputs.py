@@ -195,3 +195,13 @@ def test_corpus_pages_at_ipv6_literals_and_odd_ports_build_and_open(tmp_path) ->
                       ("http://example.org:99999/q", "out of range")]:
         opened = _carr(tmp_path, "corpus", "open", str(tmp_path / "ix"), url)
         assert opened.returncode == 0 and text in opened.stdout, (url, opened.stderr)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 100_000, b"[1" + b"0" * 5000 + b"]",
+                                     b"{not json", b"[]", b'[{"tool_calls": 5}]'])
+def test_run_with_a_broken_script_file_is_a_named_error(tmp_path, content) -> None:
+    script = tmp_path / "script.json"
+    script.write_bytes(content)
+    proc = _carr(tmp_path, "run", "a question", "--model", f"scripted:{script}", "--no-checkpoint")
+    assert proc.returncode == 2, proc.stderr
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr

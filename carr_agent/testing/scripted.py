@@ -47,14 +47,21 @@ class ScriptedChatModel(BaseChatModel):
         """Load a script from a JSON file.
 
         Raises:
-            ConfigError: the file is missing, not JSON, or a turn is malformed (named by index).
+            ConfigError: the file is missing or unreadable, not UTF-8, not JSON (or nested too
+                deeply), or a turn is malformed (named by index).
         """
         p = Path(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"script file not found: {p}") from exc
-        except json.JSONDecodeError as exc:
+        except OSError as exc:
+            raise ConfigError(f"cannot read script file {p}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"script file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except RecursionError as exc:
+            raise ConfigError(f"script file {p} is not usable JSON: nested too deeply") from exc
+        except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
             raise ConfigError(f"script file {p} is not valid JSON: {exc}") from exc
         return cls(turns=data)
 
@@ -113,6 +120,10 @@ def _check_turn(i: int, turn: Any) -> dict[str, Any]:
         raise ConfigError(f"script turn {i}: unknown keys {sorted(unknown)}; allowed: {sorted(_TURN_KEYS)}")
     if not isinstance(turn.get("content", ""), str):
         raise ConfigError(f"script turn {i}: 'content' must be a string")
+    for key in ("tool_calls", "invalid_tool_calls"):
+        if not isinstance(turn.get(key, []), list) or not all(
+                isinstance(c, dict) for c in turn.get(key, [])):
+            raise ConfigError(f"script turn {i}: {key!r} must be a list of objects")
     for j, call in enumerate(turn.get("tool_calls", [])):
         if not isinstance(call, dict) or not isinstance(call.get("name"), str) \
                 or not isinstance(call.get("args", {}), dict):
