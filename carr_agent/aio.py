@@ -56,6 +56,8 @@ async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
                 future.set_exception(value)
 
     def work() -> None:
+        ok: bool
+        value: Any
         try:
             ok, value = True, fn(*args)
         except Exception as exc:

@@ -118,7 +118,7 @@ def eval_command(
     task_set = _read_tasks(tasks, strict, err)
     selected = list(task_set.tasks[:limit] if limit else task_set.tasks)
     try:
-        judge, judge_desc = _judge(judge_config(
+        the_judge, judge_desc = _judge(judge_config(
             judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
             cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
             prompts=prompts, prompt_style=prompt_style), selected)
@@ -138,7 +138,7 @@ def eval_command(
         model=model_desc, corpus=corpus_desc, judge=judge_desc, agent=budgets, alpha=alpha,
         connectivity=not no_connectivity, check_citations=not no_citation_check,
     )
-    scorer = CarrScorer(judge, ScoreOptions(alpha=alpha, connectivity=not no_connectivity))
+    scorer = CarrScorer(the_judge, ScoreOptions(alpha=alpha, connectivity=not no_connectivity))
 
     def agent_for(task: Any) -> Any:
         return build_agent(chat_model, search=search, fetcher=fetcher, config=budgets,

@@ -7,7 +7,7 @@ Flags override the ``CARR_JUDGE_*`` environment variables, which override the de
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -85,7 +85,7 @@ def judge_config(
     """
     from carr_agent.rewards.judges import JudgeConfig
 
-    overrides: dict[str, object] = {
+    overrides: dict[str, Any] = {
         "kind": judge, "base_url": base_url, "model": model, "api_key": api_key,
         "concurrency": concurrency, "temperature": temperature, "prompts_dir": prompts,
         "prompt_style": prompt_style, "requests_per_minute": rpm, "tokens_per_minute": tpm,
@@ -96,4 +96,4 @@ def judge_config(
         overrides["cache_path"] = Path(cache).expanduser()
     if base_url is not None and api_key is None:
         overrides["api_key"] = "EMPTY"  # a judge named by flags may be a local server without auth
-    return JudgeConfig.from_env(**overrides)
+    return JudgeConfig.from_env(None, **overrides)

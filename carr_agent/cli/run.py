@@ -40,6 +40,7 @@ from carr_agent.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
     from rich.console import Console
 
 _PREVIEW = 160
@@ -175,7 +176,7 @@ def run(
             _fail(err, str(exc))
         thread = resume or uuid.uuid4().hex[:12]
         # the run's options travel with its checkpoints, so --resume continues under them
-        config: dict[str, Any] = {"configurable": {"thread_id": thread},
+        config: RunnableConfig = {"configurable": {"thread_id": thread},
                                   "metadata": {OPTIONS_KEY: json.dumps(opts)}}
         inputs: dict[str, Any] | None = {"question": question}
         if resume is not None:
@@ -262,7 +263,7 @@ def _fail(err: Console, message: str, code: int = 2) -> NoReturn:
 # -- running and printing ----------------------------------------------------------------------
 
 
-def _stream(agent: Any, inputs: Any, config: dict[str, Any], console: Console, err: Console,
+def _stream(agent: Any, inputs: Any, config: RunnableConfig, console: Console, err: Console,
             thread: str, db: Path | None, durability: str | None) -> dict[str, Any]:
     """Run the agent, printing each step; returns the final state."""
     final: dict[str, Any] = {}
@@ -292,7 +293,7 @@ def _token_printer(console: Console) -> Any:
         def __init__(self) -> None:
             self.open = False
 
-        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
             console.out(token, style="dim", end="", highlight=False)
             self.open = True
 

@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from carr_agent.errors import ConfigError
 from carr_agent.eval.citecheck import CitationCheck, check_citations, count_citations
@@ -190,7 +190,16 @@ class EvalRunner:
 # -- turning a finished state into a record (pure) --------------------------------------------
 
 
-def tool_call_counts(state: Mapping[str, Any]) -> dict[str, int]:
+class ToolCallCounts(TypedDict):
+    """Tool calls of a run, as :class:`~carr_agent.eval.record.EvalRecord` fields."""
+
+    n_search: int
+    n_open: int
+    n_find: int
+    tool_calls: int
+
+
+def tool_call_counts(state: Mapping[str, Any]) -> ToolCallCounts:
     """Calls of search/open/find (by name) and all tool calls made in the run."""
     counts = {"n_search": 0, "n_open": 0, "n_find": 0}
     total = 0
@@ -202,8 +211,9 @@ def tool_call_counts(state: Mapping[str, Any]) -> dict[str, int]:
                 counts[field] += 1
         total += len(getattr(message, "invalid_tool_calls", None) or [])
     made = state.get("tool_calls")
-    counts["tool_calls"] = int(made) if isinstance(made, int) else total
-    return counts
+    return ToolCallCounts(n_search=counts["n_search"], n_open=counts["n_open"],
+                          n_find=counts["n_find"],
+                          tool_calls=int(made) if isinstance(made, int) else total)
 
 
 def token_usage(state: Mapping[str, Any]) -> tuple[int | None, int | None]:

@@ -242,8 +242,9 @@ class HFChatModel(BaseChatModel):
                 prefill = ""
             prompt_ids, tito = self._prompt_ids(messages, prompt_text + prefill)
             self._check_length(len(prompt_ids))
+            finish: Literal["stop", "length"] = "stop"
             if scripted is not None:
-                completion_ids, finish = self._encode_completion(scripted), "stop"
+                completion_ids = self._encode_completion(scripted)
                 lp_temperature = temperature if temperature > 0 else 1.0
                 logprobs = self._score_locked(prompt_ids, completion_ids, lp_temperature)
             else:

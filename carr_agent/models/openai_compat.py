@@ -80,11 +80,12 @@ def openai_chat_model(
         )
     kwargs.pop("use_responses_api", None)
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     return ChatOpenAI(
         model=model,
         base_url=base_url,
-        api_key=resolve_api_key(base_url, api_key),
+        api_key=SecretStr(resolve_api_key(base_url, api_key)),
         use_responses_api=False,
         **kwargs,
     )

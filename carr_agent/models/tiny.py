@@ -119,7 +119,7 @@ def build_tiny_model(
     head_dim = 32
     if hidden_size % head_dim:
         raise ValueError(f"hidden_size must be a multiple of {head_dim}, got {hidden_size}")
-    config = Qwen2Config(
+    config = Qwen2Config(  # type: ignore[call-arg]  # head_dim: a config field the stub omits
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=2 * hidden_size,
@@ -131,7 +131,7 @@ def build_tiny_model(
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        pad_token_id=int(tokenizer.convert_tokens_to_ids("<|endoftext|>")),  # type: ignore[arg-type]
         dtype="float32",
     )
     with torch.random.fork_rng(devices=[]):

@@ -199,7 +199,7 @@ def _looks_like_call(obj: Any, tool_names: Collection[str] | None) -> bool:
         return False
     if not any(k in obj for k in _ARG_KEYS):
         # Flat arguments ({"name": "find", "pattern": "x"}) only for a tool known to be bound.
-        return bool(tool_names) and name in tool_names and len(obj) > 1
+        return tool_names is not None and name in tool_names and len(obj) > 1
     return tool_names is None or name in tool_names
 
 
@@ -326,8 +326,8 @@ def _unfence(raw: str) -> str:
 
 def _name_of(obj: Any) -> str | None:
     if isinstance(obj, dict):
-        inner = obj.get("function") if isinstance(obj.get("function"), dict) else obj
-        name = inner.get("name")
+        function = obj.get("function")
+        name = (function if isinstance(function, dict) else obj).get("name")
         return name if isinstance(name, str) else None
     return None
 

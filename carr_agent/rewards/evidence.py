@@ -191,7 +191,8 @@ def _source(url: str, records: Sequence[Mapping[str, object]]) -> SourceEvidence
     title, date = "", None
     for record in records:
         title = title or str(record.get("title") or "")
-        date = date or (record.get("date") or None)  # type: ignore[assignment]
+        found = record.get("date")
+        date = date or (found if isinstance(found, str) and found else None)
         text = str(record.get("text") or "")
         if text.strip() and text.strip() not in seen:
             seen.add(text.strip())

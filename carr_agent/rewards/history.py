@@ -116,7 +116,8 @@ class _HistoryParser:
         for call in tool_calls:
             if not isinstance(call, Mapping):
                 raise HistoryFormatError(f"message {index}: a tool call is not an object")
-            function = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+            raw_function = call.get("function")
+            function: Mapping[str, Any] = raw_function if isinstance(raw_function, Mapping) else {}
             call_id = call.get("tool_call_id", call.get("id"))
             name = call.get("name", function.get("name"))
             raw_args = call.get("arguments", function.get("arguments", "{}"))

@@ -198,17 +198,17 @@ def messages_to_history(messages: Sequence[Any]) -> list[dict[str, Any]]:
         elif role == "tool" and _is_reference_outputs(content):
             history.append({"role": "tool", "content": list(content)})  # already the reference's
         elif role == "tool":
-            call_id = get_key(message, "tool_call_id")
+            answered: str | None = get_key(message, "tool_call_id")
             name = get_key(message, "name")
-            if call_id is None:
+            if answered is None:
                 match = next((p for p in pending if p[1] == name), pending[0] if pending else None)
-                call_id = match[0] if match else None
-            pending = [p for p in pending if p[0] != call_id]
+                answered = match[0] if match else None
+            pending = [p for p in pending if p[0] != answered]
             output = text_of(content)
             if output is None:
                 output = json.dumps(content, default=str)
-            item = {"output": output} if call_id is None else {"tool_call_id": call_id,
-                                                               "output": output}
+            item = {"output": output} if answered is None else {"tool_call_id": answered,
+                                                                "output": output}
             history.append({"role": "tool", "content": [item]})
     return history
 

@@ -272,7 +272,7 @@ def _combine(
         errors.append(rubric.error)
     reward: float | None = 0.0
     if need_outcome:
-        reward = None if outcome_reward is None else reward + (1 - alpha) * outcome_reward
+        reward = None if outcome_reward is None else (1 - alpha) * outcome_reward
     if need_rubric and reward is not None:
         reward = None if rubric_reward is None else reward + alpha * rubric_reward
     return RewardResult(

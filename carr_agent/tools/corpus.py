@@ -242,7 +242,7 @@ def _write_index(
     except BaseException:
         # drop the writer (and its lock file and threads) now, so the caller can delete `out`
         writer.rollback()
-        writer = index = None
+        del writer, index
         raise
     if duplicates:
         lineno, url, first = duplicates[0]

@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from carr_agent.errors import ConfigError, DataError
 from carr_agent.types import Task
@@ -73,7 +73,8 @@ def resolve_tasks(spec: str, *, limit: int = 0) -> list[Task]:
     if spec.startswith("example:"):
         from carr_agent.data import example_tasks_path
 
-        path = Path(example_tasks_path(spec.split(":", 1)[1]))
+        split = cast(Literal["all", "dev"], spec.split(":", 1)[1])  # checked by the callee
+        path = Path(example_tasks_path(split))
     else:
         path = Path(spec).expanduser()
         if not path.is_file():

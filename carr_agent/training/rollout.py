@@ -29,6 +29,7 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 
 from carr_agent.errors import CarrError, ContextLengthError, JudgeError, TimeBudgetError
 from carr_agent.rewards.run import Trajectory, read_run
@@ -268,7 +269,7 @@ class RolloutRunner:
         callbacks: list[BaseCallbackHandler] = [capture]
         if self.config.time_budget_s is not None:
             callbacks.append(TimeBudget(self.config.time_budget_s))
-        run_config = {
+        run_config: RunnableConfig = {
             "callbacks": callbacks,
             "configurable": {"thread_id": f"rollout-{uuid.uuid4().hex[:12]}"},
         }  # the recursion limit is the graph's own (AgentConfig.recursion_limit)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from carr_agent.types import Task
 
@@ -28,6 +28,15 @@ class OutcomeVerdict:
 
     extracted_answer: str | None
     correct: bool
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """What :class:`~carr_agent.rewards.judges.llm.LLMJudge` needs of a chat model: an async
+    ``ainvoke(messages)`` returning a message with ``content``. LangChain chat models and the
+    lean :class:`~carr_agent.rewards.judges.openai_http.OpenAIChatClient` both qualify."""
+
+    async def ainvoke(self, messages: Any, /) -> Any: ...
 
 
 @runtime_checkable

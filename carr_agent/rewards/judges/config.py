@@ -200,7 +200,7 @@ def build_judge(config: JudgeConfig, *, task_has_gold: bool = False) -> Judge:
 
 def build_llm_judge(config: JudgeConfig) -> Judge:
     """The LLM judge over the configured OpenAI-compatible endpoint."""
-    if not config.has_llm:
+    if not config.has_llm or config.base_url is None or config.model is None:
         raise ConfigError("no LLM judge configured (base URL and model)")
     from carr_agent.rewards.judges.cache import JudgeCache
     from carr_agent.rewards.judges.llm import LLMJudge

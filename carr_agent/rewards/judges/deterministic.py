@@ -140,8 +140,9 @@ class DeterministicJudge:
             raw = meta.get("aliases")
             if isinstance(raw, (list, tuple)):
                 names += [str(a) for a in raw]
-            if isinstance(meta.get("label_aliases"), (list, tuple)):
-                names += [str(a) for a in meta["label_aliases"]]  # type: ignore[union-attr]
+            label_aliases = meta.get("label_aliases")
+            if isinstance(label_aliases, (list, tuple)):
+                names += [str(a) for a in label_aliases]
             names += _task_entity_aliases(task).get(ROOT_ENTITY, [])
         return names
 

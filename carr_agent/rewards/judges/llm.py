@@ -17,12 +17,11 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from carr_agent.errors import ConfigError, JudgeError
 from carr_agent.retry import Backoff, retry_async
-from carr_agent.rewards.judges.base import OutcomeVerdict
+from carr_agent.rewards.judges.base import ChatModel, OutcomeVerdict
 from carr_agent.rewards.judges.cache import JudgeCache
 from carr_agent.rewards.judges.prompts import (
     PromptSet,
@@ -56,7 +55,7 @@ class LLMJudge:
 
     def __init__(
         self,
-        chat_model: BaseChatModel,
+        chat_model: ChatModel,
         *,
         cache: JudgeCache | None = None,
         max_retries: int = 3,
