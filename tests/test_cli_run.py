@@ -11,6 +11,7 @@ import pytest
 
 from carr_agent.tools.corpus import CorpusIndex
 from tests.cli_support import CliResult, run_cli
+from tests.fake_openai import FakeOpenAIServer
 from tests.graph_support import ANSWER, UFC_URL, write_corpus
 
 SCRIPT = [
@@ -154,65 +155,22 @@ def test_a_missing_local_model_prints_the_install_command(monkeypatch, index: Pa
     assert "carr-agent models install qwen2.5-0.5b" in result.output
 
 
-class _FakeOpenAI:
-    """A minimal OpenAI-compatible chat server on 127.0.0.1 playing scripted assistant turns.
-
-    Turn i answers a request holding i assistant messages; every request body is kept.
-    """
-
-    def __init__(self, turns: list[dict]) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.turns, self.requests = turns, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(body)
-                n = sum(m["role"] == "assistant" for m in body["messages"])
-                message = {"role": "assistant", **server.turns[n]}
-                reply = json.dumps({
-                    "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0,
-                    "model": body["model"],
-                    "choices": [{"index": 0, "message": message,
-                                 "finish_reason": "tool_calls" if "tool_calls" in message else "stop"}],
-                    "usage": {"prompt_tokens": 100 * (n + 1), "completion_tokens": 10,
-                              "total_tokens": 100 * (n + 1) + 10},
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 def _call(call_id: str, name: str, arguments: str) -> dict:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 def test_run_against_an_openai_compatible_server(index: Path, tmp_path: Path) -> None:
-    server = _FakeOpenAI([
+    server = FakeOpenAIServer([
         {"content": None, "tool_calls": [_call("call_a", "search", '{"query": "Herb Dean referee"}')]},
         {"content": None, "tool_calls": [_call("call_b", "open", '{"id_or_url": ')]},  # broken JSON
         {"content": None, "tool_calls": [_call("call_c", "open", '{"id_or_url": "https://example.org/herb-dean"}')]},
         {"content": "## Explanation with Citations\nHerb Dean [1](https://example.org/herb-dean).\n\n"
                     "## Exact Answer\nHerb Dean\n\n## References\n[1] https://example.org/herb-dean"},
-    ])
+    ], usage=lambda n: (100 * (n + 1), 10))
     out = tmp_path / "t.json"
-    try:
+    with server:
         proc = carr("run", "Who refereed?", "--model", "test-model", "--base-url", server.url,
                     "--corpus", str(index), "--output", str(out), "--no-checkpoint", cwd=tmp_path)
-    finally:
-        server.httpd.shutdown()
 
     assert proc.returncode == 0, proc.stderr
     assert "→ malformed call open" in proc.stdout and "could not be read" in proc.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests._carr_fixture import carr_agent_cmd, start_fake_judge, stop
 from tests.cli_support import CliResult, judge_env_cleared, run_cli
 from tests.eval_support import (
+    SCRIPT,
     deepdive_task,
     many_tasks,
     river_task,
@@ -21,6 +22,7 @@ from tests.eval_support import (
     write_jsonl,
     write_world,
 )
+from tests.fake_openai import FakeOpenAIServer, openai_turn
 
 
 def env_for(tmp: Path) -> dict[str, str]:
@@ -144,60 +146,10 @@ def test_a_failing_judge_gives_unknown_scores_not_zeros(tmp_path):
     assert "acc n/a (0/0) · unknown 1" in out
 
 
-class FakeAgentServer:
-    """An OpenAI-compatible chat endpoint on 127.0.0.1 replaying ``SCRIPT``: turn i answers a
-    request holding i assistant messages (so concurrent runs each get the right turn)."""
-
-    def __init__(self) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from tests.eval_support import SCRIPT
-
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests += 1
-                n = sum(m.get("role") == "assistant" for m in body["messages"])
-                turn = SCRIPT[n] if not isinstance(SCRIPT[n], str) else {"content": SCRIPT[n]}
-                calls = [{"id": f"call_{n}_{i}", "type": "function",
-                          "function": {"name": c["name"], "arguments": json.dumps(c["args"])}}
-                         for i, c in enumerate(turn.get("tool_calls", []))]
-                message = {"role": "assistant", "content": turn.get("content", "")}
-                if calls:
-                    message["tool_calls"] = calls
-                reply = json.dumps({
-                    "id": f"cmpl-{n}", "object": "chat.completion", "created": 0, "model": "fake",
-                    "choices": [{"index": 0, "message": message,
-                                 "finish_reason": "tool_calls" if calls else "stop"}],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_eval_against_an_openai_compatible_agent_server_with_concurrency(tmp_path):
     tasks = write_jsonl(tmp_path / "tasks.jsonl", many_tasks(6))
     corpus, _ = write_world(tmp_path)
-    server = FakeAgentServer()
+    server = FakeOpenAIServer([openai_turn(t, n) for n, t in enumerate(SCRIPT)])
     try:
         proc = run_cli(
             "eval", str(tasks), "--store", str(tmp_path / "r.sqlite"),
@@ -209,7 +161,7 @@ def test_eval_against_an_openai_compatible_agent_server_with_concurrency(tmp_pat
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr
-    assert server.requests == 6 * 5  # 4 tool turns + the answer, per task
+    assert len(server.requests) == 6 * 5  # 4 tool turns + the answer, per task
     db = sqlite3.connect(tmp_path / "r.sqlite")
     rows = db.execute("SELECT task_id, outcome_reward, tool_calls, prompt_tokens, "
                       "completion_tokens FROM results ORDER BY task_id").fetchall()
