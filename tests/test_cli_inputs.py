@@ -205,3 +205,18 @@ def test_run_with_a_broken_script_file_is_a_named_error(tmp_path, content) -> No
     proc = _carr(tmp_path, "run", "a question", "--model", f"scripted:{script}", "--no-checkpoint")
     assert proc.returncode == 2, proc.stderr
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_prints_and_writes_an_answer_holding_a_lone_surrogate(tmp_path) -> None:
+    from carr_agent.tools.corpus import CorpusIndex
+
+    CorpusIndex.build(write_corpus(tmp_path / "docs.jsonl"), tmp_path / "ix")
+    answer = "## Explanation with Citations\nX \ud800 [1](https://x.org/a)\n\n## Exact Answer\nX \ud800"
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([{"tool_calls": [{"name": "search", "args": {"query": "UFC"}}]},
+                                  answer]))
+    out = tmp_path / "t.json"
+    proc = _carr(tmp_path, "run", "a question", "--model", f"scripted:{script}", "--corpus",
+                 str(tmp_path / "ix"), "--no-checkpoint", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(out.read_text(encoding="utf-8"))["answer"]["exact_answer"] == "X \ud800"

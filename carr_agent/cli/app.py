@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import sys
 
 import typer
 
@@ -34,4 +37,15 @@ def _root(
         False, "--verbose", "-v", help="Log debug messages, third-party libraries' included."),
 ) -> None:
     """Deep-search agents on LangGraph, scored with CaRR and trained with C-GRPO."""
+    tolerant_streams()
     configure_logging(verbose)
+
+
+def tolerant_streams() -> None:
+    """Make stdout/stderr escape what they cannot encode instead of raising: a model's answer or
+    a file may hold a lone surrogate, and printing it must not end the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, io.UnsupportedOperation):
+                reconfigure(errors="backslashreplace")

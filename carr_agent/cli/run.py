@@ -208,10 +208,11 @@ def run(
             err.print(f"[yellow]could not score the run:[/yellow] {escape(str(exc))}")
     if output is not None:
         from carr_agent.graph import trajectory_to_dict
+        from carr_agent.safetext import json_dumps
 
         trajectory = {**trajectory_to_dict(final), "thread_id": thread}
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(trajectory, ensure_ascii=False, indent=2), encoding="utf-8")
+        output.write_text(json_dumps(trajectory, indent=2), encoding="utf-8")
         console.print(f"trajectory written to {output}", markup=False)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,13 +31,13 @@ from typing import Any
 
 from carr_agent.errors import DataError
 from carr_agent.eval.record import EvalRecord
+from carr_agent.safetext import encodable, json_dumps
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _JSON_FIELDS = ("rubric_scores", "errors", "trajectory", "ledger")
 _COLUMNS = tuple(f.name for f in fields(EvalRecord))
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -342,32 +341,13 @@ def _to_row(record: EvalRecord) -> tuple[Any, ...]:
     for name in _COLUMNS:
         value = getattr(record, name)
         if name in _JSON_FIELDS:
-            value = _json_text(value)
+            value = json_dumps(value, default=str)
         elif name == "finished_at" and not value:
             value = _now()
         elif isinstance(value, str):
-            value = _storable(value)
+            value = encodable(value)
         out.append(value)
     return tuple(out)
-
-
-def _storable(text: str) -> str:
-    """``text``, with lone surrogates (which SQLite cannot store as UTF-8) replaced by U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-def _json_text(value: Any) -> str:
-    """JSON text for a column; lone surrogates are kept as ``\\udXXX`` escapes."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, ensure_ascii=True, default=str)
-    return text
 
 
 def _from_row(row: tuple[Any, ...]) -> EvalRecord:

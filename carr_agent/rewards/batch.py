@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from carr_agent.errors import DataError
 from carr_agent.rewards.server import RewardService
+from carr_agent.safetext import json_dumps
 
 logger = logging.getLogger(__name__)
 
@@ -192,10 +193,7 @@ async def _one(
     record["status"] = status
     record.update(response)
     try:
-        line = json.dumps(record, ensure_ascii=False)
-        line.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate echoed from the request: keep it escaped
-        line = json.dumps(record, ensure_ascii=True)
+        line = json_dumps(record)  # a lone surrogate echoed from the request stays escaped
     except (ValueError, RecursionError) as exc:
         _bad(summary, number, f"result not writable as JSON: {exc}", on_result)
         return
