@@ -233,7 +233,7 @@ class CarrRewardNode:
                 f"the state has no {self.task_key!r}: pass the task in the graph input "
                 f"(e.g. {{'messages': [...], {self.task_key!r}: task}}) or give task=/task_getter="
             )
-        return the_task  # type: ignore[no-any-return]
+        return the_task
 
     def _update(self, result: RewardResult) -> dict[str, Any]:
         return {"reward": result.reward, "carr": breakdown(result, alpha=self.alpha)}

@@ -32,15 +32,17 @@ The app is plain Starlette; :func:`serve` runs it with uvicorn (``carr-agent ser
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import inspect
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import orjson
 
@@ -73,7 +75,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 JudgeChoice = Literal["auto", "llm", "deterministic"]
-ScorerFactory = Callable[[], "CarrScorer | Awaitable[CarrScorer]"]
+ScorerFactory = Callable[[], "CarrScorer | Awaitable[CarrScorer | None] | None"]
 _ZERO = orjson.dumps(zero_response())
 
 
@@ -146,7 +148,8 @@ class _Outcome:
     route: str = "rejected"
 
     def json(self) -> dict[str, Any]:
-        return orjson.loads(self.body)  # type: ignore[no-any-return]
+        decoded: dict[str, Any] = orjson.loads(self.body)
+        return decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +353,9 @@ class RewardService:
             raise RequestError(str(exc)) from exc
         return _Job(key=key, route=route, scorer=scorer, request=request, parsed=parsed)
 
+    def _forget(self, key: str, _task: object) -> None:
+        self._in_flight.pop(key, None)
+
     async def _judged(self, job: _Job) -> _Outcome:
         task = self._in_flight.get(job.key)
         if task is not None:
@@ -357,7 +363,7 @@ class RewardService:
         else:
             task = asyncio.create_task(self._judge(job))
             self._in_flight[job.key] = task
-            task.add_done_callback(lambda _t, k=job.key: self._in_flight.pop(k, None))
+            task.add_done_callback(functools.partial(self._forget, job.key))
         deadline = self.options.deadline_s
         try:
             async with asyncio.timeout(deadline):
@@ -437,7 +443,7 @@ class RewardService:
     def _metered(self, scorer: CarrScorer) -> CarrScorer:
         from carr_agent.rewards.scorer import CarrScorer
 
-        return CarrScorer(MeteredJudge(scorer.judge, self.metrics), scorer.options)  # type: ignore[arg-type]
+        return CarrScorer(MeteredJudge(scorer.judge, self.metrics), scorer.options)
 
     # -- observability --------------------------------------------------------------------------
 
@@ -481,6 +487,14 @@ class RewardService:
         self.cache.close()
 
 
+async def _resolve_scorer(scorer: CarrScorer | ScorerFactory | None) -> CarrScorer | None:
+    """The scorer itself: a factory is called (and awaited when it returns an awaitable)."""
+    if scorer is None or hasattr(scorer, "ascore"):
+        return cast("CarrScorer | None", scorer)
+    made = scorer()
+    return await made if inspect.isawaitable(made) else made
+
+
 def create_app(
     llm_scorer: CarrScorer | ScorerFactory | None,
     *,
@@ -506,13 +520,9 @@ def create_app(
     opts = options or ServerOptions()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        scorer = llm_scorer
-        if scorer is not None and callable(scorer) and not hasattr(scorer, "ascore"):
-            scorer = scorer()
-            if asyncio.iscoroutine(scorer):
-                scorer = await scorer
-        holder["service"] = RewardService(scorer, gold_scorer=gold_scorer, options=opts)  # type: ignore[arg-type]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        holder["service"] = RewardService(await _resolve_scorer(llm_scorer),
+                                          gold_scorer=gold_scorer, options=opts)
         try:
             yield
         finally:
