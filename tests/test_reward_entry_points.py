@@ -226,3 +226,24 @@ def test_a_reference_history_held_as_state_messages_is_read_like_the_request() -
         history = body["history"]
         assert read_run({"messages": history}).ledger == read_history(history).ledger, rid
         assert final_answer({"messages": history}) == final_answer(history), rid
+
+
+def test_a_run_whose_only_tool_call_was_malformed_is_read_not_refused() -> None:
+    """A sampled policy's malformed call (``invalid_tool_calls``) is answered by an error
+    observation; reading the run (no ledger records) must not refuse the tool output's id
+    (it crashed a training loop with HistoryFormatError)."""
+    from langchain_core.messages import ToolMessage
+
+    bad = {"name": "open", "args": '{"id_or_url": ', "id": "call_x", "error": "bad JSON",
+           "type": "invalid_tool_call"}
+    messages = [
+        HumanMessage("Q?"),
+        AIMessage(content="", invalid_tool_calls=[bad]),
+        ToolMessage("error: the call could not be parsed", tool_call_id="call_x", status="error"),
+        AIMessage(content="## Explanation with Citations\nIt is K [1](https://a.example/x).\n\n"
+                          "## Exact Answer\nK\n\n## References\n"),
+    ]
+    run = read_run({"messages": messages, "ledger": []})
+    assert run.answer is not None and "## Exact Answer\nK" in run.answer
+    assert run.ledger == ()  # the malformed call showed nothing: no evidence
+    assert any("ill-formed tool call 'call_x'" in w for w in run.warnings)

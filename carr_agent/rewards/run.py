@@ -282,11 +282,17 @@ def role_of(message: Any) -> str | None:
 
 
 def tool_calls_of(message: Any) -> list[dict[str, Any]]:
-    """A message's tool calls as ``{"id", "name", "args"}`` (langchain, OpenAI or TRL shape)."""
+    """A message's tool calls as ``{"id", "name", "args"}`` (langchain, OpenAI or TRL shape).
+
+    A LangChain message's ``invalid_tool_calls`` (a policy's malformed call, answered by an error
+    observation) are included after the valid ones, with their raw argument text, so the error
+    observation's ``tool_call_id`` refers to a call of the history.
+    """
     raw = get_key(message, "tool_calls")
+    invalid = get_key(message, "invalid_tool_calls")
     calls: list[dict[str, Any]] = []
-    if not isinstance(raw, (list, tuple)):
-        return calls
+    raw = [*(raw if isinstance(raw, (list, tuple)) else ()),
+           *(invalid if isinstance(invalid, (list, tuple)) else ())]
     for call in raw:
         if not isinstance(call, Mapping):
             continue
