@@ -115,8 +115,9 @@ def run_sampled(args: argparse.Namespace, corpus: Any, scorer: Any) -> tuple[lis
             saved = json.loads(done.read_text())
         else:
             saved = {"stats": bench.warm_start(seed, warm_dir)}
+        if "eval" not in saved:
             saved["eval"] = bench.evaluate_both(warm_dir, 0, seed)
-            done.write_text(json.dumps(saved, indent=1))
+        done.write_text(json.dumps(saved, indent=1))
         logger.info("warm start seed %d evaluation: %s", seed, saved["eval"])
         warm.append(saved["stats"])
         if args.sft_only:

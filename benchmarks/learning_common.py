@@ -90,8 +90,10 @@ def run_graph(model: Any, task: Task, *, corpus: Any, max_tool_calls: int, page_
 
     from carr_agent.graph.builder import build_agent
 
+    # No forced first call (min_tool_calls=0), as in training rollouts: a forced call prefills
+    # the tool name, a prefix the policy never produced itself.
     graph = build_agent(model, search=corpus, fetcher=corpus, max_tool_calls=max_tool_calls,
-                        page_budget=page_budget, system_prompt=system_prompt,
+                        min_tool_calls=0, page_budget=page_budget, system_prompt=system_prompt,
                         forbidden_strs=tuple(task.forbidden_strs) or (task.question,))
     state = graph.invoke({"messages": [HumanMessage(task.prompt or task.question)],
                           "question": task.question})
