@@ -16,6 +16,9 @@ trajectories that drove the real ``Browser`` over the example corpus (``bench_ju
   support, outcome) one after another, one trajectory at a time, sent by this script straight to
   the judge with the same prompts.
 
+With the reference, both servers run side by side and each concurrency level is measured on the
+reference and then on ``serve-reward`` right after, so changes in the machine's load hit both.
+
 Reported per row: trajectories/s, speedup over the baseline (at the same concurrency when the
 reference runs), judge calls per trajectory (the judge's ``GET /stats``), client-side p50/p99
 latency, the server's CPU time per trajectory and peak RSS (psutil, children included), errors.
@@ -223,19 +226,14 @@ def reference_dir(path: Path) -> Path:
     raise SystemExit(f"--reference {path}: no launch_server.py there (nor in deepsearch_rm_with_rubrics/)")
 
 
-def measure_server(name: str, url: str, pid: int, judge_url: str, levels: Sequence[int],
-                   bodies: Callable[[int], list[dict[str, Any]]], args: argparse.Namespace,
-                   baseline: dict[int, float] | float | None) -> list[dict[str, Any]]:
-    """One row per client concurrency level (after an unmeasured warm-up)."""
-    asyncio.run(drive(url, bodies(8), 8, pid))
-    rows = []
-    for c in levels:
-        n = args.requests_serial if c == 1 else args.requests
-        reset(judge_url)
-        result = asyncio.run(drive(url, bodies(n), c, pid))
-        base = baseline.get(c) if isinstance(baseline, dict) else baseline
-        rows.append(_row(name, c, n, result, judge_stats(judge_url)["calls"], base))
-    return rows
+def measure_level(name: str, url: str, pid: int, judge_url: str, c: int,
+                  bodies: Callable[[int], list[dict[str, Any]]], args: argparse.Namespace,
+                  base_tps: float | None) -> dict[str, Any]:
+    """One row: ``c`` requests in flight, distinct bodies."""
+    n = args.requests_serial if c == 1 else args.requests
+    reset(judge_url)
+    result = asyncio.run(drive(url, bodies(n), c, pid))
+    return _row(name, c, n, result, judge_stats(judge_url)["calls"], base_tps)
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -259,27 +257,6 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                            jport, tmpdir / "judge.log")
         procs: list[subprocess.Popen] = [judge_proc]
         try:
-            baseline: dict[int, float] | float | None
-            if args.reference is not None:
-                rport = free_port()
-                ref = start([args.reference_python, "launch_server.py", "--host", "127.0.0.1",
-                             "--port", str(rport), "--base_url", f"{judge_url}/v1",
-                             "--model_name", "fake-judge", "--api_key", "EMPTY"],
-                            rport, tmpdir / "reference.log", cwd=reference_dir(args.reference),
-                            ready="/")
-                procs.append(ref)
-                ref_rows = measure_server("reference server (THUDM/CaRR)",
-                                          f"http://127.0.0.1:{rport}", ref.pid, judge_url,
-                                          args.concurrency, bodies, args, None)
-                stop(ref)
-                rows += ref_rows
-                baseline = {r["client_concurrency"]: r["trajectories_per_s"] for r in ref_rows}
-            else:
-                reset(judge_url)
-                base = asyncio.run(naive_sequential(judge_url, bodies(args.requests_serial)))
-                rows.append(_row("naive sequential (3 judge calls in a row, direct)", 1,
-                                 args.requests_serial, base, judge_stats(judge_url)["calls"], None))
-                baseline = args.requests_serial / base["elapsed"]
             sport = free_port()
             server_url = f"http://127.0.0.1:{sport}"
             cmd = [*carr_agent_cmd(), "serve-reward", "--port", str(sport), "--judge", "llm",
@@ -289,8 +266,35 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             procs.append(server)
             label = "serve-reward" + (f" {' '.join(args.server_args)}" if args.server_args
                                       else " (default command line)")
-            rows += measure_server(label, server_url, server.pid, judge_url, args.concurrency,
-                                   bodies, args, baseline)
+            asyncio.run(drive(server_url, bodies(8), 8, server.pid))  # warm-up, not measured
+            ours: list[dict[str, Any]] = []
+            if args.reference is not None:
+                # both servers up; at each level the reference, then ours, minutes apart at
+                # most, so a change in the machine's load hits both alike
+                rport = free_port()
+                ref = start([args.reference_python, "launch_server.py", "--host", "127.0.0.1",
+                             "--port", str(rport), "--base_url", f"{judge_url}/v1",
+                             "--model_name", "fake-judge", "--api_key", "EMPTY"],
+                            rport, tmpdir / "reference.log", cwd=reference_dir(args.reference),
+                            ready="/")
+                procs.append(ref)
+                ref_url = f"http://127.0.0.1:{rport}"
+                asyncio.run(drive(ref_url, bodies(8), 8, ref.pid))
+                for c in args.concurrency:
+                    base = measure_level("reference server (THUDM/CaRR)", ref_url, ref.pid,
+                                         judge_url, c, bodies, args, None)
+                    rows.append(base)
+                    ours.append(measure_level(label, server_url, server.pid, judge_url, c,
+                                              bodies, args, base["trajectories_per_s"]))
+            else:
+                reset(judge_url)
+                base = asyncio.run(naive_sequential(judge_url, bodies(args.requests_serial)))
+                rows.append(_row("naive sequential (3 judge calls in a row, direct)", 1,
+                                 args.requests_serial, base, judge_stats(judge_url)["calls"], None))
+                base_tps = args.requests_serial / base["elapsed"]
+                ours = [measure_level(label, server_url, server.pid, judge_url, c, bodies, args,
+                                      base_tps) for c in args.concurrency]
+            rows += ours
             reset(judge_url)
             same = bodies(1) * args.retries
             result = asyncio.run(drive(server_url, same, 16, server.pid))
