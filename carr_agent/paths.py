@@ -21,24 +21,22 @@ APP_NAME = "carr-agent"
 
 def cache_root(env: Mapping[str, str] | None = None) -> Path:
     """The cache directory: ``$CARR_AGENT_CACHE`` (``~`` expanded) or the user cache dir."""
-    env = os.environ if env is None else env
-    override = env.get(ENV_CACHE)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir(APP_NAME))
+    return _root(ENV_CACHE, "user_cache_dir", env)
 
 
 def data_root(env: Mapping[str, str] | None = None) -> Path:
     """Where runs are kept (checkpoints): ``$CARR_AGENT_DATA`` or the user data directory."""
-    env = os.environ if env is None else env
-    override = env.get(ENV_DATA)
+    return _root(ENV_DATA, "user_data_dir", env)
+
+
+def _root(variable: str, platform_dir: str, env: Mapping[str, str] | None) -> Path:
+    """``$variable`` (``~`` expanded), else ``platformdirs.<platform_dir>("carr-agent")``."""
+    override = (os.environ if env is None else env).get(variable)
     if override:
         return Path(override).expanduser()
-    from platformdirs import user_data_dir
+    import platformdirs
 
-    return Path(user_data_dir(APP_NAME))
+    return Path(getattr(platformdirs, platform_dir)(APP_NAME))
 
 
 def checkpoints_path(env: Mapping[str, str] | None = None) -> Path:

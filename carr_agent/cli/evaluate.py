@@ -12,27 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from carr_agent.cli import common
 from carr_agent.cli.app import app
-from carr_agent.cli.common import (
-    DEFAULT_LOCAL_MODEL,
-    DEFAULT_MAX_TOOL_CALLS,
-    DEFAULT_PAGE_BUDGET,
-    ApiKeyEnvOption,
-    BaseUrlOption,
-    CiteOnlySeenOption,
-    CorpusOption,
-    EngineOption,
-    MaxContextTokensOption,
-    MaxToolCallsOption,
-    MinToolCallsOption,
-    ModelOption,
-    PageBudgetOption,
-    TemperatureOption,
-    WebOption,
-    agent_config,
-    make_backends,
-    make_chat_model,
-)
 from carr_agent.cli.judging import (
     JudgeApiKeyOption,
     JudgeBaseUrlOption,
@@ -70,14 +51,14 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(
         "--limit", "-n", min=1, help="Only the first N tasks of the file.",
     )] = None,
-    model: ModelOption = DEFAULT_LOCAL_MODEL,
-    base_url: BaseUrlOption = None,
-    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
-    temperature: TemperatureOption = None,
-    engine: EngineOption = "auto",
-    cite_only_seen: CiteOnlySeenOption = False,
-    web: WebOption = False,
-    corpus: CorpusOption = None,
+    model: common.ModelOption = common.DEFAULT_LOCAL_MODEL,
+    base_url: common.BaseUrlOption = None,
+    api_key_env: common.ApiKeyEnvOption = "OPENAI_API_KEY",
+    temperature: common.TemperatureOption = None,
+    engine: common.EngineOption = "auto",
+    cite_only_seen: common.CiteOnlySeenOption = False,
+    web: common.WebOption = False,
+    corpus: common.CorpusOption = None,
     judge: JudgeOption = "auto",
     judge_base_url: JudgeBaseUrlOption = None,
     judge_model: JudgeModelOption = None,
@@ -87,10 +68,10 @@ def eval_command(
     judge_temperature: JudgeTemperatureOption = None,
     prompts: PromptsOption = None,
     prompt_style: PromptStyleOption = None,
-    max_tool_calls: MaxToolCallsOption = DEFAULT_MAX_TOOL_CALLS,
-    min_tool_calls: MinToolCallsOption = None,
-    max_context_tokens: MaxContextTokensOption = None,
-    page_budget: PageBudgetOption = DEFAULT_PAGE_BUDGET,
+    max_tool_calls: common.MaxToolCallsOption = common.DEFAULT_MAX_TOOL_CALLS,
+    min_tool_calls: common.MinToolCallsOption = None,
+    max_context_tokens: common.MaxContextTokensOption = None,
+    page_budget: common.PageBudgetOption = common.DEFAULT_PAGE_BUDGET,
     alpha: Annotated[float, typer.Option(
         "--alpha", min=0.0, max=1.0, help="Rubric weight α of the combined reward.",
     )] = DEFAULT_ALPHA,
@@ -122,11 +103,11 @@ def eval_command(
             judge=judge, base_url=judge_base_url, model=judge_model, api_key=judge_api_key,
             cache=judge_cache, concurrency=judge_concurrency, temperature=judge_temperature,
             prompts=prompts, prompt_style=prompt_style), selected)
-        budgets = agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
-        chat_model, model_desc = make_chat_model(
+        budgets = common.agent_config(max_tool_calls, min_tool_calls, max_context_tokens, page_budget)
+        chat_model, model_desc = common.make_chat_model(
             model, base_url, api_key_env, temperature, engine=engine, cite_only_seen=cite_only_seen
         )
-        search, fetcher, corpus_desc = make_backends(web, corpus)
+        search, fetcher, corpus_desc = common.make_backends(web, corpus)
     except CarrError as exc:
         _fail(err, str(exc))
 

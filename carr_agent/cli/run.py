@@ -17,27 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from carr_agent.cli import common
 from carr_agent.cli.app import app
-from carr_agent.cli.common import (
-    DEFAULT_LOCAL_MODEL,
-    DEFAULT_MAX_TOOL_CALLS,
-    DEFAULT_PAGE_BUDGET,
-    ApiKeyEnvOption,
-    BaseUrlOption,
-    CiteOnlySeenOption,
-    CorpusOption,
-    EngineOption,
-    MaxContextTokensOption,
-    MaxToolCallsOption,
-    MinToolCallsOption,
-    ModelOption,
-    PageBudgetOption,
-    TemperatureOption,
-    WebOption,
-    agent_config,
-    make_backends,
-    make_chat_model,
-)
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -56,18 +37,18 @@ def default_checkpoint_db() -> Path:
 @app.command("run")
 def run(
     question: Annotated[str | None, typer.Argument(help="The question to research.")] = None,
-    model: ModelOption = DEFAULT_LOCAL_MODEL,
-    base_url: BaseUrlOption = None,
-    api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
-    temperature: TemperatureOption = None,
-    engine: EngineOption = "auto",
-    cite_only_seen: CiteOnlySeenOption = False,
-    web: WebOption = False,
-    corpus: CorpusOption = None,
-    max_tool_calls: MaxToolCallsOption = DEFAULT_MAX_TOOL_CALLS,
-    min_tool_calls: MinToolCallsOption = None,
-    max_context_tokens: MaxContextTokensOption = None,
-    page_budget: PageBudgetOption = DEFAULT_PAGE_BUDGET,
+    model: common.ModelOption = common.DEFAULT_LOCAL_MODEL,
+    base_url: common.BaseUrlOption = None,
+    api_key_env: common.ApiKeyEnvOption = "OPENAI_API_KEY",
+    temperature: common.TemperatureOption = None,
+    engine: common.EngineOption = "auto",
+    cite_only_seen: common.CiteOnlySeenOption = False,
+    web: common.WebOption = False,
+    corpus: common.CorpusOption = None,
+    max_tool_calls: common.MaxToolCallsOption = common.DEFAULT_MAX_TOOL_CALLS,
+    min_tool_calls: common.MinToolCallsOption = None,
+    max_context_tokens: common.MaxContextTokensOption = None,
+    page_budget: common.PageBudgetOption = common.DEFAULT_PAGE_BUDGET,
     forbid: Annotated[list[str] | None, typer.Option(
         "--forbid", help="Hide pages quoting this text (repeatable); e.g. the question itself.",
     )] = None,
@@ -153,12 +134,12 @@ def run(
         if opts["base_url"] is None and opts["model"].startswith(("http://", "https://")):
             _fail(err, "--model names a model; put the endpoint URL in --base-url")
         try:
-            budgets = agent_config(opts["max_tool_calls"], opts["min_tool_calls"],
+            budgets = common.agent_config(opts["max_tool_calls"], opts["min_tool_calls"],
                                    opts["max_context_tokens"], opts["page_budget"])
             # the backends first: cheap, and they fail before a model load
-            search, fetcher, _ = make_backends(
+            search, fetcher, _ = common.make_backends(
                 opts["web"], None if opts["corpus"] is None else Path(opts["corpus"]))
-            chat_model, _ = make_chat_model(
+            chat_model, _ = common.make_chat_model(
                 opts["model"], opts["base_url"], opts["api_key_env"], opts["temperature"],
                 engine=opts["engine"], cite_only_seen=opts["cite_only_seen"],
             )

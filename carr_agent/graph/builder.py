@@ -11,16 +11,9 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from carr_agent.graph import nodes
 from carr_agent.graph.config import DEFAULT_PAGE_BUDGET, AgentConfig, AgentContext
 from carr_agent.graph.context import RunChoices
-from carr_agent.graph.nodes import (
-    BudgetRouter,
-    FinalizeNode,
-    ForceAnswerNode,
-    ModelNode,
-    ToolsNode,
-    route_after_model,
-)
 from carr_agent.graph.prompts import DEFAULT_SYSTEM_PROMPT
 from carr_agent.graph.state import AgentInput, AgentState
 from carr_agent.tools.base import PageFetcher, SearchBackend
@@ -67,16 +60,16 @@ def build_agent_graph(
     """
     choices = RunChoices(model, browser, config or AgentConfig())
     prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
-    tools_node = ToolsNode(choices, tuple(extra_tools), prompt)  # builds the tools, once
+    tools_node = nodes.ToolsNode(choices, tuple(extra_tools), prompt)  # builds the tools, once
     tools = tools_node.tools
     graph = StateGraph(AgentState, context_schema=AgentContext, input_schema=AgentInput)
-    graph.add_node("agent", ModelNode(choices, tools, prompt).as_runnable())
+    graph.add_node("agent", nodes.ModelNode(choices, tools, prompt).as_runnable())
     graph.add_node("tools", tools_node.as_runnable())
-    graph.add_node("force_answer", ForceAnswerNode(choices, prompt, tools=tools).as_runnable())
-    graph.add_node("finalize", FinalizeNode().as_runnable())
+    graph.add_node("force_answer", nodes.ForceAnswerNode(choices, prompt, tools=tools).as_runnable())
+    graph.add_node("finalize", nodes.FinalizeNode().as_runnable())
     graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", route_after_model, ["tools", "finalize"])
-    graph.add_conditional_edges("tools", BudgetRouter(choices), ["agent", "force_answer"])
+    graph.add_conditional_edges("agent", nodes.route_after_model, ["tools", "finalize"])
+    graph.add_conditional_edges("tools", nodes.BudgetRouter(choices), ["agent", "force_answer"])
     graph.add_edge("force_answer", "finalize")
     graph.add_edge("finalize", END)
     return graph
