@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 ruff check carr_agent tests benchmarks examples devtools
+mypy                         # [tool.mypy] in pyproject.toml: the package, 0 errors
 python -m pytest -q "$@"

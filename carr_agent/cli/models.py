@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,7 +68,7 @@ def list_models() -> None:
     Console(width=200).print(table)
 
 
-def _dir_size(path) -> int:  # type: ignore[no-untyped-def]
+def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 

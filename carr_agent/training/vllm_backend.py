@@ -77,7 +77,7 @@ def completion_from_vllm(output: Any) -> tuple[list[int], list[float], Finish]:
         )
     logprobs: list[float] = []
     for pos, (token, entry) in enumerate(zip(ids, per_pos, strict=True)):
-        lp = entry.get(token) if isinstance(entry, dict) else None
+        lp: Any = entry.get(token) if isinstance(entry, dict) else None
         if lp is None:
             raise TrainingError(f"vLLM logprobs at position {pos} lack the sampled token {token}")
         logprobs.append(float(getattr(lp, "logprob", lp)))
