@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from carr_agent.errors import TaskFormatError
+from carr_agent.rewards.rubrics import MAX_ENTITY_LABEL, rubrics_problem
 from carr_agent.types import Task
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,9 @@ _LABEL_KEYS = ("label", "answer")
 #: Keys that become Task fields; every other key of a record is kept in ``Task.metadata``.
 _CONSUMED = frozenset({"id", "question", "problem", "label", "answer", "rubrics", "entities",
                        "metadata", "input_messages", "prompt", "messages"})
-_ENTITY_RE = re.compile(r"<E(\d+)>")
 _ENTITY_KEY = re.compile(r"E\d+")
 #: The largest entity label a rubric may use (real tasks use a handful; a bound keeps a label such
 #: as ``<E5000000>`` from making the scorer build millions of slots).
-MAX_ENTITY_LABEL = 999
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -254,30 +253,15 @@ def task_from_record(record: Mapping[str, Any]) -> Task:
 
 
 def check_rubrics(rubrics: Sequence[str]) -> None:
-    """Rubrics must mention ``<E0>`` and use contiguous entity labels E0..En.
+    """Rubrics must be non-blank, mention ``<E0>`` and use contiguous entity labels E0..En up to
+    ``<E{MAX_ENTITY_LABEL}>`` (:func:`carr_agent.rewards.rubrics.rubrics_problem`).
 
     Raises:
         TaskFormatError: naming the problem.
     """
-    if not rubrics:
-        return
-    digits = {n for r in rubrics for n in _ENTITY_RE.findall(r)}
-    big = sorted(n for n in digits if len(n) > len(str(MAX_ENTITY_LABEL)) or int(n) > MAX_ENTITY_LABEL)
-    if big:
-        shown = big[0] if len(big[0]) <= 12 else big[0][:12] + "..."
-        raise TaskFormatError(f"rubric entity label <E{shown}> is over the limit "
-                              f"<E{MAX_ENTITY_LABEL}>")
-    labels = {int(n) for n in digits}
-    if 0 not in labels:
-        raise TaskFormatError("rubrics never mention <E0> (the final answer)")
-    if max(labels) + 1 != len(labels):
-        used = ", ".join(f"E{i}" for i in sorted(labels))
-        missing = [f"E{i}" for i in range(max(labels)) if i not in labels][:10]
-        more = max(labels) + 1 - len(labels) - len(missing)
-        raise TaskFormatError(
-            f"rubric entity labels are not contiguous: uses {used} but not {', '.join(missing)}"
-            + (f" (and {more} more)" if more > 0 else "")
-        )
+    problem = rubrics_problem(rubrics)
+    if problem is not None:
+        raise TaskFormatError(problem)
 
 
 # -- fields ----------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 
 ENTITY_PATTERN = re.compile(r"<(E\d+)>")
 ROOT_ENTITY = "E0"
-#: Entity labels have at most this many digits (E0 … E999999).
-MAX_LABEL_DIGITS = 6
+#: The largest entity label a rubric may use (real tasks use a handful; the bound keeps work and
+#: messages small whatever a file or request says).
+MAX_ENTITY_LABEL = 999
 
 
 def parse_entity_labels(rubric: str) -> list[str]:
@@ -71,29 +72,29 @@ def format_statements(statements: Sequence[str]) -> str:
 
 
 def rubrics_problem(rubrics: Sequence[str]) -> str | None:
-    """Why a non-empty rubric list cannot be scored, or None: a blank rubric, no ``<E0>`` (the
-    final answer), or entity labels with gaps (E0, E1, E3). The same rules as the task loader;
-    the work is linear in the rubrics' length whatever label numbers they use."""
+    """Why a non-empty rubric list cannot be scored, or None: a blank rubric, a label over
+    ``<E{MAX_ENTITY_LABEL}>``, no ``<E0>`` (the final answer), or labels with gaps (E0, E1, E3).
+
+    The one rule for rubrics, used by the task loader and the request parser alike; linear in the
+    rubrics' length whatever label numbers they use.
+    """
     if not rubrics:
         return None
     for index, rubric in enumerate(rubrics):
         if not rubric.strip():
             return f"rubric {index} is empty"
-    names = {label for rubric in rubrics for label in ENTITY_PATTERN.findall(rubric)}
-    huge = next((name for name in names if len(name) > MAX_LABEL_DIGITS + 1), None)
-    if huge is not None:
-        return f"entity label <{huge[:12]}…> is out of range (at most {MAX_LABEL_DIGITS} digits)"
-    labels = {int(name[1:]) for name in names}
+    digits = {label[1:] for rubric in rubrics for label in ENTITY_PATTERN.findall(rubric)}
+    big = sorted(n for n in digits if len(n) > len(str(MAX_ENTITY_LABEL)) or int(n) > MAX_ENTITY_LABEL)
+    if big:
+        shown = big[0] if len(big[0]) <= 12 else big[0][:12] + "..."
+        return f"rubric entity label <E{shown}> is over the limit <E{MAX_ENTITY_LABEL}>"
+    labels = {int(n) for n in digits}
     if 0 not in labels:
         return "rubrics never mention <E0> (the final answer)"
-    top = max(labels)
-    if top + 1 != len(labels):
-        missing = []
-        for i in range(top):
-            if i not in labels:
-                missing.append(f"E{i}")
-                if len(missing) == 3:
-                    break
-        return (f"rubric entity labels are not contiguous: they go up to E{top} but lack "
-                f"{', '.join(missing)}{'…' if len(missing) == 3 else ''}")
+    if max(labels) + 1 != len(labels):
+        used = ", ".join(f"E{i}" for i in sorted(labels))
+        missing = [f"E{i}" for i in range(max(labels)) if i not in labels][:10]
+        more = max(labels) + 1 - len(labels) - len(missing)
+        return (f"rubric entity labels are not contiguous: uses {used} but not {', '.join(missing)}"
+                + (f" (and {more} more)" if more > 0 else ""))
     return None
