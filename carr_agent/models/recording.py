@@ -19,11 +19,12 @@ Three ways to attach a recorder, all safe when several graph runs share one mode
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-__all__ = ["Turn", "TurnRecorder"]
+__all__ = ["RecordingPolicy", "Turn", "TurnRecorder"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,3 +114,17 @@ class TurnRecorder:
 
     def __iter__(self) -> Iterator[Turn]:
         return iter(self.turns)
+
+
+class RecordingPolicy(Protocol):
+    """What training needs of a policy chat model (the seam :class:`HFChatModel` fills): its
+    tokenizer, a way to replay fixed completions, a recording scope for its turns, and the prompt
+    text it would render."""
+
+    tokenizer: Any
+
+    def scripted(self, completions: Iterable[str]) -> Any: ...
+
+    def recording(self, recorder: TurnRecorder | None = None) -> AbstractContextManager[TurnRecorder]: ...
+
+    def render_prompt(self, messages: Sequence[Any], tools: Sequence[dict[str, Any]] = ()) -> str: ...

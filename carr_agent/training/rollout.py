@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -42,6 +42,11 @@ from carr_agent.training.assembly import (
 )
 from carr_agent.training.config import RolloutConfig
 from carr_agent.types import LedgerRecord, RewardResult, Task
+
+if TYPE_CHECKING:
+    from carr_agent.models.recording import RecordingPolicy
+    from carr_agent.rewards.scorer import CarrScorer
+    from carr_agent.tools.base import PageFetcher, SearchBackend
 
 __all__ = [
     "TERMINATIONS",
@@ -203,10 +208,10 @@ class RolloutRunner:
     def __init__(
         self,
         *,
-        policy: Any,
-        search: Any,
-        fetcher: Any,
-        scorer: Any,
+        policy: RecordingPolicy,
+        search: SearchBackend,
+        fetcher: PageFetcher,
+        scorer: CarrScorer,
         config: RolloutConfig,
         build_agent: Callable[..., Any] | None = None,
     ) -> None:
@@ -256,7 +261,8 @@ class RolloutRunner:
         """
         from langgraph.errors import GraphRecursionError
 
-        model = self.policy.scripted(list(script)) if script is not None else self.policy
+        # the policy is also the agent's chat model (a BaseChatModel implementing RecordingPolicy)
+        model: Any = self.policy.scripted(list(script)) if script is not None else self.policy
         graph = self._build_agent(
             model,
             search=self.search,
