@@ -11,11 +11,11 @@ Runs the real commands as a user would, in subprocesses, for each ``--engines`` 
 The baseline is the HF transformers engine (``--engine hf``: the GGUF dequantized to float32,
 token-by-token decoding in Python), the path the project shipped before the llama.cpp engine;
 ``llama`` is the llama.cpp engine (the GGUF as shipped, grammar-constrained tool calls and
-answers). ``llama+cite`` adds ``--cite-only-seen``. The goal for the engine the demo uses: demo
-correct with ≥ 1 seen and 0 unseen citations in ≤ 180 s; eval ≥ 3/7 correct, 0 unseen citations
-in correct answers, ≤ 60 s per task.
+answers). ``llama+cite`` adds ``--cite-only-seen`` (what ``scripts/demo.sh`` runs). The goal for
+the engine the demo uses: demo correct with ≥ 1 seen and 0 unseen citations in ≤ 180 s; eval
+≥ 3/7 correct, 0 unseen citations in correct answers, ≤ 60 s per task.
 
-    python benchmarks/bench_first_ten.py --engines llama llama+cite hf
+    python benchmarks/bench_first_ten.py --engines llama+cite llama hf --baseline-eval-limit 1
     python benchmarks/bench_first_ten.py --engines llama --skip-eval        # the demo only
 """
 
@@ -124,7 +124,7 @@ def evaluate(engine: str, work: Path, env: dict[str, str], timeout: float,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", nargs="+", default=["llama", "hf"],
+    parser.add_argument("--engines", nargs="+", default=["llama+cite", "llama", "hf"],
                         help="llama, llama+cite (--cite-only-seen) and/or hf (the baseline)")
     parser.add_argument("--skip-eval", action="store_true", help="measure the demo only")
     parser.add_argument("--eval-limit", type=int, default=None,

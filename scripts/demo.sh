@@ -25,8 +25,13 @@ echo "== 3/4 the default model"
 carr-agent models install qwen2.5-0.5b --engine "$engine"
 echo "== 4/4 research"
 mkdir -p runs
-# A small tool budget and a short page view keep the 0.5B model focused and fast on CPU.
+# A small tool budget and a short page view keep the 0.5B model focused and fast on CPU. With
+# llama.cpp the answer may only cite pages the run was shown (--cite-only-seen: an inference-time
+# guard; training never uses it).
 opts=(--engine "$engine" --max-tool-calls 4 --page-budget 2500 --output runs/demo-trajectory.json)
+if [ "$engine" = llama ]; then
+  opts+=(--cite-only-seen)
+fi
 if [ $# -gt 0 ]; then
   carr-agent run "$1" "${opts[@]}"
 else

@@ -154,8 +154,9 @@ def test_answer_cites_only_seen_urls_when_constrained(llm) -> None:  # type: ign
     assert "other.example" not in text
 
 
-def test_integer_caps_bound_named_integer_arguments_only() -> None:
-    schema = tool_call_schema(TOOLS, "search", int_caps={"num": 5, "query": 3})
-    props = schema["properties"]["arguments"]["properties"]
-    assert props["num"] == {"enum": [1, 2, 3, 4, 5]}
+def test_fixed_integers_apply_to_named_integer_arguments_only() -> None:
+    schema = tool_call_schema(TOOLS, "search", int_fixed={"num": 5, "query": 3})
+    args = schema["properties"]["arguments"]
+    props = args["properties"]
+    assert props["num"] == {"const": 5} and "num" in args["required"]
     assert props["query"] == {"type": "string", "maxLength": MAX_STRING_CHARS}  # not an integer

@@ -48,31 +48,33 @@ def _bound_strings(schema: Any) -> Any:
     return out
 
 
-def _cap_integers(params: dict[str, Any], caps: Mapping[str, int]) -> dict[str, Any]:
-    """Integer properties named in ``caps`` may only take the values 1..caps[name]."""
+def _fix_integers(params: dict[str, Any], fixed: Mapping[str, int]) -> dict[str, Any]:
+    """Integer properties named in ``fixed`` must be present and equal fixed[name]."""
     props = params.get("properties")
-    if not caps or not isinstance(props, dict):
+    if not fixed or not isinstance(props, dict):
         return params
-    for name, cap in caps.items():
+    required = list(params.get("required") or [])
+    for name, value in fixed.items():
         prop = props.get(name)
         if isinstance(prop, dict) and prop.get("type") == "integer":
-            # an enum, not minimum/maximum: llama.cpp's schema converter ignores integer bounds
-            props[name] = {k: v for k, v in prop.items() if k not in ("default", "type")} | {
-                "enum": list(range(1, int(cap) + 1))}
-    return params
+            props[name] = {"const": int(value)}
+            if name not in required:
+                required.append(name)
+    return {**params, "required": required}
 
 
 def tool_call_schema(
     tools: Sequence[dict[str, Any]], only: str | None = None, *,
-    int_caps: Mapping[str, int] | None = None,
+    int_fixed: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """JSON schema of ``{"name": ..., "arguments": {...}}`` for one of ``tools``.
 
     Args:
         tools: OpenAI-format tool dicts (``{"type": "function", "function": {...}}``).
         only: Restrict to the tool of this name.
-        int_caps: Upper bounds of integer arguments by name (e.g. ``{"num": 5}``: at most five
-            search results, so observations stay short on a CPU).
+        int_fixed: Integer arguments fixed to a value, by name (e.g. ``{"num": 5}``: five search
+            results, so observations stay short on a CPU; given a range 1..5 the 0.5B model
+            asked for one result and missed the answer).
 
     Raises:
         ValueError: No tools, or ``only`` names none of them.
@@ -89,7 +91,7 @@ def tool_call_schema(
             "type": "object",
             "properties": {
                 "name": {"const": name},
-                "arguments": _cap_integers(_bound_strings(params), int_caps or {}),
+                "arguments": _fix_integers(_bound_strings(params), int_fixed or {}),
             },
             "required": ["name", "arguments"],
             "additionalProperties": False,
@@ -111,8 +113,8 @@ def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 5) -> s
     A blank line may follow each heading (small models write one; without it the grammar pushed
     the explanation into the next section). The explanation has one to four citations with at
     most 240 characters of text before each (without a bound the 0.5B model repeated itself until
-    the token limit instead of citing); the exact answer is at most 60 characters: a name,
-    number, date or short phrase.
+    the token limit instead of citing); the exact answer is at most 48 characters without a full
+    stop: a name, number, date or short phrase, not a sentence.
 
     Args:
         urls: When given (non-empty), the only URLs a citation or reference may use.
@@ -129,7 +131,7 @@ def answer_grammar(urls: Sequence[str] | None = None, *, max_refs: int = 5) -> s
         "expl ::= text (cite text?){1,4}",
         r"text ::= [^\[\]\n#<]{1,240}",
         'cite ::= "[" num "](" url ")"',
-        r"exact ::= [^\n\[\]#<]{1,60}",
+        r"exact ::= [^\n\[\]#<.]{1,48}",
         f'refs ::= ref ("\\n" ref){{0,{more}}}',
         'ref ::= "[" num "] " url',
         "num ::= [1-9] [0-9]?",

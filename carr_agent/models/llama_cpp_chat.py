@@ -34,7 +34,13 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -93,9 +99,12 @@ class LlamaCppChatModel(BaseChatModel):
         constrain_answer: Decode an answer (tools bound, no call) under the answer grammar.
         cite_only_seen: With ``constrain_answer``: citations may only use URLs shown by tool
             observations of the conversation (inference only).
-        int_arg_caps: Upper bounds of integer tool arguments by name in constrained calls;
-            default: at most 5 search results (``num``), as each result costs ~110 prompt
-            tokens, i.e. seconds on a CPU.
+        restate_question: In an answer turn (tools bound), end the prompt with a reminder of the
+            question (the conversation's first human message): after a long observation the
+            0.5B model answered with an intermediate entity (the composer, asked for the town).
+        int_arg_values: Integer tool arguments fixed to a value in constrained calls; default:
+            5 search results (``num``), as each result costs ~110 prompt tokens, i.e. seconds on
+            a CPU, and given a choice the 0.5B model asked for a single result.
         chat_template: Jinja chat template; default: the GGUF's own.
     """
 
@@ -111,7 +120,8 @@ class LlamaCppChatModel(BaseChatModel):
     constrain_answer: bool = True
     cite_only_seen: bool = False
     chat_template: str | None = None
-    int_arg_caps: dict[str, int] = Field(default_factory=lambda: {"num": 5})
+    int_arg_values: dict[str, int] = Field(default_factory=lambda: {"num": 5})
+    restate_question: bool = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -180,10 +190,20 @@ class LlamaCppChatModel(BaseChatModel):
         if self.cite_only_seen:
             urls = seen_urls(m.text for m in messages if isinstance(m, ToolMessage)) or None
 
+        answer_prompt = prompt
+        question = next((m.text for m in messages if isinstance(m, HumanMessage)), None)
+        if tools and self.restate_question and question and mode in ("answer", "auto"):
+            reminder = HumanMessage(
+                f"Write your final answer now, in the required format. The question is: "
+                f"{question}\nUnder '## Exact Answer' write only the name, number or date that "
+                "answers this question, in one to four words: not a sentence."
+            )
+            answer_prompt = self.render_prompt([*messages, reminder], tools)
         emit = _emitter(run_manager)
         with _lock_for(self.llama):
             raw, n_prompt, n_out, finish = self._turn(
-                prompt, mode, tools, only, urls, temperature, max_new, stop, emit
+                prompt, mode, tools, only, urls, temperature, max_new, stop, emit,
+                answer_prompt=answer_prompt,
             )
         parsed = parse_tool_calls(raw, names or None) if tools and tool_choice != "none" else None
         message = AIMessage(
@@ -230,8 +250,8 @@ class LlamaCppChatModel(BaseChatModel):
 
     def _turn(self, prompt: str, mode: Mode, tools: list[dict[str, Any]], only: str | None,
               urls: list[str] | None, temperature: float, max_new: int,
-              stop: list[str] | None, emit: Callable[[str], None]
-              ) -> tuple[str, int, int, str]:
+              stop: list[str] | None, emit: Callable[[str], None], *,
+              answer_prompt: str | None = None) -> tuple[str, int, int, str]:
         """One assistant turn; returns ``(raw_text, prompt_tokens, output_tokens, finish)``."""
         n_prompt = len(self._tokens(prompt))
         if mode == "auto":
@@ -242,14 +262,16 @@ class LlamaCppChatModel(BaseChatModel):
         if mode == "tool" and self.constrain_tool_calls:
             prefill = OPEN_TAG + "\n"
             emit(prefill)
-            schema = tool_call_schema(tools, only, int_caps=self.int_arg_caps)
+            schema = tool_call_schema(tools, only, int_fixed=self.int_arg_values)
             body, n_out, finish = self._decode(prompt + prefill, ("json", schema), temperature,
                                                TOOL_CALL_MAX_TOKENS, emit=emit)
             emit("\n" + CLOSE_TAG)
             return prefill + body.strip() + "\n" + CLOSE_TAG, n_prompt, n_out, finish
         grammar = None
-        if mode == "answer" and self.constrain_answer:
-            grammar = ("gbnf", answer_grammar(urls))
+        if mode == "answer":
+            prompt = answer_prompt or prompt
+            if self.constrain_answer:
+                grammar = ("gbnf", answer_grammar(urls))
         text, n_out, finish = self._decode(prompt, grammar, temperature, max_new, emit=emit,
                                            stop_strings=stop)
         return text, n_prompt, n_out, finish
