@@ -1,6 +1,6 @@
 """Per-step overhead of the LangGraph agent (graph + tools + ledger) vs a plain-Python loop.
 
-A scripted chat model (``carr_agent.testing.scripted.ScriptedChatModel``) makes N tool calls,
+A scripted chat model (``carr_agent.models.scripted.ScriptedChatModel``) makes N tool calls,
 cycling search (a page title) → open (result 0) → find (a word of the title), then answers; the
 agent built by ``build_agent`` runs it over the example corpus (``CorpusIndex``). In the same run:
 
@@ -38,7 +38,7 @@ from harness import write_results
 from carr_agent.data import iter_corpus
 from carr_agent.errors import ToolError
 from carr_agent.graph import build_agent, trajectory_to_dict
-from carr_agent.testing.scripted import ScriptedChatModel
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.tools.browser import Browser
 from carr_agent.tools.corpus import CorpusIndex, default_corpus
 from carr_agent.types import Hit, LedgerRecord, Page

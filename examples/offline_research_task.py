@@ -37,7 +37,7 @@ from carr_agent.types import Task
 def chat_model(name: str, base_url: str | None) -> Any:
     """The local model by name, an OpenAI-compatible model, or a scripted replay."""
     if name.startswith("scripted:"):
-        from carr_agent.testing.scripted import ScriptedChatModel
+        from carr_agent.models.scripted import ScriptedChatModel
 
         return ScriptedChatModel.from_file(name.removeprefix("scripted:"))
     if base_url:

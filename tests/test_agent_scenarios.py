@@ -1,7 +1,7 @@
 """Scripted scenarios: ordinary model mistakes and hostile pages must never crash an agent run.
 
 Each scenario drives the real compiled graph (real tools node, real finalize node) with a scripted
-model (:class:`carr_agent.testing.scripted.ScriptedChatModel`) against real backends: the offline
+model (:class:`carr_agent.models.scripted.ScriptedChatModel`) against real backends: the offline
 tantivy corpus, or the web fetcher against a real HTTP server on 127.0.0.1. Every run must end
 with an answer; a bad tool call must come back to the model as an error observation it can read,
 and the model's next turn must still happen.
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 
 from carr_agent.graph import build_agent
-from carr_agent.testing.scripted import ScriptedChatModel
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
 from carr_agent.tools.fetch import HttpFetcher
 from carr_agent.types import Hit

@@ -136,7 +136,7 @@ def test_resuming_a_thread_that_cannot_go_on_says_so_without_a_resume_hint(tmp_p
 
     from carr_agent.errors import ConfigError
     from carr_agent.graph import build_agent
-    from carr_agent.testing.scripted import ScriptedChatModel
+    from carr_agent.models.scripted import ScriptedChatModel
     from carr_agent.tools.corpus import CorpusIndex
 
     index = CorpusIndex.build(write_corpus(tmp_path / "docs.jsonl"), tmp_path / "index")

@@ -8,9 +8,9 @@ from carr_agent.errors import JudgeError, ModelError
 from carr_agent.eval import EvalConfig, EvalRunner, ResultStore, summarize
 from carr_agent.eval.citecheck import citing_sentences
 from carr_agent.graph import build_agent
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.rewards import CarrScorer, DeterministicJudge
 from carr_agent.task_files import load_tasks
-from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
 from tests.eval_support import (
     ANSWER,

@@ -11,7 +11,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from carr_agent.errors import ModelError
 from carr_agent.graph import build_agent
-from carr_agent.testing.scripted import ScriptedChatModel
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.types import Hit, Page
 from tests.graph_support import ListSearch, ToolFake, call, script, turn
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from carr_agent.graph import build_agent
-from carr_agent.testing.scripted import ScriptedChatModel
+from carr_agent.models.scripted import ScriptedChatModel
 
 
 def agent():

@@ -12,7 +12,7 @@ from carr_agent.graph import (
     to_reference_history,
     trajectory_to_dict,
 )
-from carr_agent.testing.scripted import ScriptedChatModel
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.types import Hit, Page
 from tests.graph_support import DictFetcher, ListSearch
 

@@ -268,7 +268,7 @@ def test_add_carr_reward_graph_has_json_schemas_with_the_reward_keys():
 
 async def test_add_carr_reward_works_on_this_projects_agent_graph():
     from carr_agent.graph import build_agent_graph
-    from carr_agent.testing.scripted import ScriptedChatModel
+    from carr_agent.models.scripted import ScriptedChatModel
     from carr_agent.tools.browser import Browser
 
     class Pages:

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.models.serve import RequestProblem, create_model_app, parse_chat_request
-from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
 from tests.graph_support import ANSWER, UFC_URL, write_corpus
 

@@ -12,9 +12,9 @@ import pytest
 from carr_agent.errors import DataError
 from carr_agent.eval import EvalConfig, EvalRunner, ResultStore, write_report
 from carr_agent.graph import build_agent
+from carr_agent.models.scripted import ScriptedChatModel
 from carr_agent.rewards import CarrScorer, DeterministicJudge
 from carr_agent.task_files import load_tasks
-from carr_agent.testing.scripted import ScriptedChatModel
 from carr_agent.tools.corpus import CorpusIndex
 from tests.cli_support import run_cli
 from tests.eval_support import SCRIPT, river_task, town_task, write_jsonl, write_world

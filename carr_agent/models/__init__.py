@@ -8,6 +8,9 @@
 - :mod:`~carr_agent.models.registry` / :mod:`~carr_agent.models.offline` — the embedded offline
   models (installed from hash-pinned packages, verified, cached) and ``load_local_chat_model``.
 - :mod:`~carr_agent.models.openai_compat` — OpenAI-compatible servers (vLLM, DeepSeek, OpenAI).
+- :mod:`~carr_agent.models.spec` — a chat model from a one-line description (CLI, run context).
+- :mod:`~carr_agent.models.scripted` — :class:`ScriptedChatModel`, replays scripted turns
+  (tests and demos: ``--model scripted:PATH.json``).
 
 Heavy modules are imported on first attribute access, so ``import carr_agent.models`` stays cheap.
 """
@@ -33,6 +36,7 @@ _EXPORTS = {
     "load_local_chat_model": "carr_agent.models.offline",
     "load_local_model": "carr_agent.models.offline",
     "openai_chat_model": "carr_agent.models.openai_compat",
+    "ScriptedChatModel": "carr_agent.models.scripted",
     "chat_model_from_spec": "carr_agent.models.spec",
 }
 

@@ -49,7 +49,7 @@ def chat_model_from_spec(
         ModelError: the local model is not installed (the message names the install command).
     """
     if name.startswith(SCRIPTED):
-        from carr_agent.testing.scripted import ScriptedChatModel
+        from carr_agent.models.scripted import ScriptedChatModel
 
         path = Path(name[len(SCRIPTED):])
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "?"
