@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -67,6 +67,11 @@ from carr_agent.graph.tools import BROWSER_TOOL_NAMES, SESSION_ARG, BrowsingSess
 from carr_agent.types import LedgerRecord
 
 logger = logging.getLogger(__name__)
+
+#: A chat model with its tools bound: a prompt (messages) in, the model's message out.
+ChatRunnable = Runnable[LanguageModelInput, AIMessage]
+#: A node as LangGraph runs it: the state in, the state update out.
+NodeRunnable = Runnable[AgentState, AgentState]
 
 _LEDGER_KEYS = frozenset({"source_id", "url", "title", "kind", "step", "text", "start", "end"})
 
@@ -136,13 +141,13 @@ class ModelNode:
     choices: RunChoices
     tools: Sequence[BaseTool | dict[str, Any]]
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    _bindings: dict[tuple[int, str | None], Runnable[Any, Any]] = field(
+    _bindings: dict[tuple[int, str | None], ChatRunnable] = field(
         init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._bound(self.choices.model(), None)  # a model without bind_tools fails at build time
 
-    def _bound(self, model: BaseChatModel, tool_choice: str | None) -> Runnable[Any, Any]:
+    def _bound(self, model: BaseChatModel, tool_choice: str | None) -> ChatRunnable:
         key = (id(model), tool_choice)
         if key not in self._bindings:
             extra = {} if tool_choice is None else {"tool_choice": tool_choice}
@@ -155,7 +160,7 @@ class ModelNode:
                 ) from exc
         return self._bindings[key]
 
-    def _model_for(self, state: AgentState) -> Runnable[Any, Any]:
+    def _model_for(self, state: AgentState) -> ChatRunnable:
         context = run_context()
         model = self.choices.model(context)
         made = state.get("tool_calls", 0)
@@ -196,7 +201,7 @@ class ModelNode:
         update["messages"].append(await self._model_for(state).ainvoke(prompt, config))
         return update
 
-    def as_runnable(self) -> Runnable[Any, Any]:
+    def as_runnable(self) -> NodeRunnable:
         """The node as a sync+async runnable for ``StateGraph.add_node``."""
         return RunnableLambda(self.__call__, afunc=self.acall, name="agent")
 
@@ -229,7 +234,7 @@ class ForceAnswerNode:
     message: str = BUDGET_EXHAUSTED_MESSAGE
     tools: Sequence[BaseTool | dict[str, Any]] = ()
 
-    def _answer_model(self) -> Runnable[Any, Any]:
+    def _answer_model(self) -> ChatRunnable:
         model = self.choices.model(run_context())
         if not self.tools:
             return model
@@ -261,7 +266,7 @@ class ForceAnswerNode:
         update["messages"].append(await self._answer_model().ainvoke(prompt, config))
         return update
 
-    def as_runnable(self) -> Runnable[Any, Any]:
+    def as_runnable(self) -> NodeRunnable:
         """The node as a sync+async runnable for ``StateGraph.add_node``."""
         return RunnableLambda(self.__call__, afunc=self.acall, name="force_answer")
 
@@ -441,7 +446,7 @@ class ToolsNode:
         self._malformed(step, last)
         return self._finish(step, state)
 
-    def as_runnable(self) -> Runnable[Any, Any]:
+    def as_runnable(self) -> NodeRunnable:
         """The node as a sync+async runnable for ``StateGraph.add_node``."""
         return RunnableLambda(self.__call__, afunc=self.acall, name="tools")
 
@@ -463,7 +468,7 @@ class FinalizeNode:
             "finish_reason": reason,
         }
 
-    def as_runnable(self) -> Runnable[Any, Any]:
+    def as_runnable(self) -> NodeRunnable:
         """The node as a runnable for ``StateGraph.add_node``."""
         return RunnableLambda(self.__call__, name="finalize")
 
