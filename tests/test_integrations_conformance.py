@@ -353,3 +353,13 @@ def test_adapters_import_without_their_engines():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("key", ["¹", "٣", "1" * 5000, "x"])
+def test_rubric_score_keys_that_int_refuses_are_read_not_raised(key: str) -> None:
+    body = {"reward": None, "outcome_reward": None, "rubric_reward": None,
+            "rubric_scores": {k: {"raw_rubric": k[:20]} for k in (key, "10", "2")}}
+    from carr_agent.integrations.common import result_from_reward_dict
+
+    rubrics = [r.raw_rubric for r in result_from_reward_dict(body).rubric_scores]
+    assert sorted(rubrics) == sorted([key[:20], "10", "2"]) and rubrics.index("2") < rubrics.index("10")

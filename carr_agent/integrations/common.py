@@ -205,7 +205,7 @@ def result_from_reward_dict(body: Mapping[str, Any]) -> RewardResult:
     scores = body.get("rubric_scores") or {}
     if not isinstance(scores, Mapping):
         raise DataError("reward dict: rubric_scores must be an object keyed '0', '1', ...")
-    ordered = sorted(scores.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0)
+    ordered = sorted(scores.items(), key=lambda kv: _index_order(kv[0]))
     error = body.get("error")
     return RewardResult(
         outcome_reward=_part(body, "outcome_reward"),
@@ -215,6 +215,14 @@ def result_from_reward_dict(body: Mapping[str, Any]) -> RewardResult:
         extracted_answer=body.get("extracted_answer"),
         errors=(str(error),) if error else (),
     )
+
+
+def _index_order(key: object) -> tuple[int, str]:
+    """Sort key of a ``rubric_scores`` key: numeric order for ASCII digit strings of any length
+    (``int()`` refuses ``"¹"`` and 5,000-digit strings), other keys where ``"0"`` sorts."""
+    text = str(key)
+    digits = (text.lstrip("0") or "0") if text.isascii() and text.isdigit() else "0"
+    return len(digits), digits
 
 
 def load_scorer(factory: str | None = None) -> CarrScorer | None:
